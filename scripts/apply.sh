@@ -1,0 +1,14 @@
+#!/bin/sh
+# Apply the patch set to a Lightning source tree; see patches/README.md.
+# Thin entry point: all logic lives in tools/patchset (Python, stdlib only).
+set -eu
+case "$0" in
+    */*) here=${0%/*} ;;
+    *) here=. ;;
+esac
+root=$(cd -- "$here/.." && pwd -P)
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "apply.sh: error: python3 not found in PATH; install Python 3.8+" >&2
+    exit 1
+fi
+exec python3 "$root/tools/patchset" "$@"

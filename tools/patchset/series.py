@@ -1,0 +1,309 @@
+"""Parsing of the patch set layout: version dirs, series files and patch files.
+
+Layout (see patches/README.md):
+    <patches>/<version>/sdist.sha256
+    <patches>/<version>/<series>/series        patch file names in order, '#' comments
+    <patches>/<version>/<series>/NNNN-*.diff   `git format-patch` output
+
+Both the apply engine and the maintainer tools use this module, so the
+format is understood in exactly one place.
+"""
+from __future__ import annotations
+
+import email.header
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+# Canonical stacking order: compat sits on top of rfc, so it is removed first
+# and re-applied last whenever rfc has to change underneath it.
+SERIES_ORDER = ("rfc", "compat")
+SHA_FILE = "sdist.sha256"
+TESTS_DIR = "tests"
+
+
+class PatchsetError(Exception):
+    """An expected failure, reported to the user as one line (no traceback)."""
+
+
+@dataclass
+class Hunk:
+    header: str          # the "@@ -a,b +c,d @@ ..." line, without newline
+    lines: list[str]     # header and body lines, each ending in "\n"
+
+
+@dataclass
+class FileDiff:
+    old_path: Optional[str]    # None for created files
+    new_path: Optional[str]    # None for deleted files
+    header: list[str]          # "diff --git" .. line before the first hunk
+    hunks: list[Hunk] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or "?"
+
+    @property
+    def paths(self) -> set[str]:
+        return {p for p in (self.old_path, self.new_path) if p}
+
+    def text(self, hunks: Optional[list[Hunk]] = None) -> str:
+        """This file's part of the patch, optionally with only some hunks."""
+        chosen = self.hunks if hunks is None else hunks
+        return "".join(self.header) + "".join("".join(h.lines) for h in chosen)
+
+
+@dataclass
+class Patch:
+    series: str
+    path: Path
+    headers: dict[str, str]     # mail headers (From, Subject, Date)
+    body: list[str]             # commit message body (after Subject)
+    files: list[FileDiff]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.series}/{self.name}"
+
+    @property
+    def number(self) -> str:
+        return self.name.split("-", 1)[0]
+
+    @property
+    def paths(self) -> set[str]:
+        return set().union(*(f.paths for f in self.files)) if self.files else set()
+
+    @property
+    def tests_only(self) -> bool:
+        paths = self.paths
+        return bool(paths) and all(_under_tests(p) for p in paths)
+
+    @property
+    def touches_tests(self) -> bool:
+        return any(_under_tests(p) for p in self.paths)
+
+    def trailers(self) -> dict[str, str]:
+        """DEP-3 style 'Key: value' lines of the body (first occurrence wins)."""
+        found: dict[str, str] = {}
+        for line in self.body:
+            m = re.match(r"^([A-Za-z][A-Za-z-]*):\s*(.*?)\s*$", line)
+            if m and m.group(1) not in found:
+                found[m.group(1)] = m.group(2)
+        return found
+
+    def description(self) -> str:
+        """Body text minus the trailer block: the 'why' of the patch."""
+        keys = set(self.trailers())
+        kept = [ln for ln in self.body if not re.match(r"^([A-Za-z][A-Za-z-]*):", ln)
+                or ln.split(":", 1)[0] not in keys]
+        return "".join(kept).strip()
+
+
+def _under_tests(path: str) -> bool:
+    return path == TESTS_DIR or path.startswith(TESTS_DIR + "/")
+
+
+def read_series(series_file: Path) -> list[str]:
+    """Patch file names listed in a quilt-style series file."""
+    names = []
+    for raw in series_file.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            names.append(line.split()[0])  # ignore quilt options like -p1
+    return names
+
+
+def series_dir(patches_root: Path, version: str, series: str) -> Path:
+    return patches_root / version / series
+
+
+def supported_versions(patches_root: Path) -> list[str]:
+    """Version dirs that have at least one series file."""
+    if not patches_root.is_dir():
+        return []
+    found = [d.name for d in patches_root.iterdir()
+             if d.is_dir() and any((d / s / "series").is_file() for s in SERIES_ORDER)]
+    return sorted(found, key=version_key)
+
+
+def version_dirs(patches_root: Path) -> list[Path]:
+    """Every version dir (with a series or an sdist hash), for lint."""
+    if not patches_root.is_dir():
+        return []
+    dirs = [d for d in patches_root.iterdir() if d.is_dir() and (
+        (d / SHA_FILE).exists() or any((d / s).is_dir() for s in SERIES_ORDER))]
+    return sorted(dirs, key=lambda d: version_key(d.name))
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.-]", version))
+
+
+def load_series(patches_root: Path, version: str, series: str) -> list[Patch]:
+    """Parsed patches of one series in order; [] if the series does not exist."""
+    sdir = series_dir(patches_root, version, series)
+    sfile = sdir / "series"
+    if not sfile.is_file():
+        return []
+    patches = []
+    for name in read_series(sfile):
+        path = sdir / name
+        if not path.is_file():
+            raise PatchsetError(f"{sfile}: lists {name}, which does not exist")
+        patches.append(parse_patch(path, series))
+    return patches
+
+
+def parse_patch(path: Path, series: str) -> Patch:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatchsetError(f"cannot read patch {path}: {exc}") from None
+    lines = text.splitlines(keepends=True)
+    headers, body, rest = _split_mail(lines)
+    files = _parse_diff(rest)
+    if not files:
+        raise PatchsetError(f"{series}/{path.name}: contains no diff")
+    return Patch(series, path, headers, body, files)
+
+
+def _split_mail(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """Split format-patch output into (headers, message body, diff part)."""
+    i = 0
+    if lines and lines[0].startswith("From ") and not lines[0].startswith("From: "):
+        i = 1  # mbox separator line
+    headers: dict[str, str] = {}
+    last = None
+    while i < len(lines) and lines[i].strip():
+        line = lines[i].rstrip("\n")
+        if line[:1] in (" ", "\t") and last:   # folded header continuation
+            headers[last] += line
+        elif ":" in line and not line.startswith("diff --git"):
+            last, value = line.split(":", 1)
+            headers[last] = value.strip()
+        else:
+            break
+        i += 1
+    headers = {k: _decode(v) for k, v in headers.items()}
+    if "Subject" in headers:
+        headers["Subject"] = re.sub(r"^\[PATCH[^\]]*\]\s*", "", headers["Subject"])
+    body: list[str] = []
+    while i < len(lines) and lines[i] != "---\n" and not lines[i].startswith("diff --git "):
+        body.append(lines[i])
+        i += 1
+    return headers, body, lines[i:]
+
+
+def _decode(value: str) -> str:
+    parts = email.header.decode_header(value)
+    return "".join(p.decode(c or "utf-8") if isinstance(p, bytes) else p for p, c in parts)
+
+
+def _parse_diff(lines: list[str]) -> list[FileDiff]:
+    """Parse the git diff part; hunks are delimited by their line counts."""
+    files: list[FileDiff] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("diff --git "):
+            i += 1
+            continue
+        fd, i = _parse_file(lines, i)
+        files.append(fd)
+    return files
+
+
+def _parse_file(lines: list[str], i: int) -> tuple[FileDiff, int]:
+    header = [lines[i]]
+    old, new = _split_git_header(lines[i])
+    i += 1
+    while i < len(lines) and not lines[i].startswith(("@@ ", "diff --git ")):
+        line = lines[i]
+        header.append(line)
+        old, new = _header_paths(line, old, new)
+        i += 1
+    fd = FileDiff(old, new, header)
+    while i < len(lines) and lines[i].startswith("@@ "):
+        hunk, i = _parse_hunk(lines, i)
+        fd.hunks.append(hunk)
+    return fd, i
+
+
+def _header_paths(line: str, old: Optional[str], new: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """Refine (old, new) from ---/+++, rename/copy and new/deleted lines."""
+    if line.startswith("--- "):
+        old = _strip_prefix(line[4:], "a/")
+    elif line.startswith("+++ "):
+        new = _strip_prefix(line[4:], "b/")
+    elif line.startswith(("rename from ", "copy from ")):
+        old = _unquote(line.split(" from ", 1)[1].rstrip("\n"))
+    elif line.startswith(("rename to ", "copy to ")):
+        new = _unquote(line.split(" to ", 1)[1].rstrip("\n"))
+    elif line.startswith("new file mode"):
+        old = None
+    elif line.startswith("deleted file mode"):
+        new = None
+    return old, new
+
+
+def _strip_prefix(raw: str, prefix: str) -> Optional[str]:
+    # git appends a TAB after names that contain spaces
+    name = _unquote(raw.rstrip("\n").split("\t", 1)[0])
+    if name == "/dev/null":
+        return None
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def _split_git_header(line: str) -> tuple[Optional[str], Optional[str]]:
+    """Names from 'diff --git a/X b/Y'; only reliable when X == Y (unquoted)."""
+    rest = line[len("diff --git "):].rstrip("\n")
+    if rest.startswith('"'):
+        m = re.match(r'^("(?:[^"\\]|\\.)*")\s+(.*)$', rest)
+        if m:
+            return _strip_prefix(m.group(1), "a/"), _strip_prefix(m.group(2), "b/")
+    half = (len(rest) - 5) // 2
+    if half > 0 and rest.startswith("a/") and rest[2 + half:] == " b/" + rest[2:2 + half]:
+        name = rest[2:2 + half]
+        return name, name
+    return None, None
+
+
+def _unquote(name: str) -> str:
+    """Undo git's C-style quoting of unusual path names."""
+    if not (len(name) >= 2 and name[0] == '"' and name[-1] == '"'):
+        return name
+    raw = name[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+def _parse_hunk(lines: list[str], i: int) -> tuple[Hunk, int]:
+    header = lines[i].rstrip("\n")
+    m = re.match(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", header)
+    if not m:
+        raise PatchsetError(f"malformed hunk header: {header}")
+    # an omitted count means 1 line
+    old_left = int(m.group(1)) if m.group(1) is not None else 1
+    new_left = int(m.group(2)) if m.group(2) is not None else 1
+    body = [lines[i]]
+    i += 1
+    while i < len(lines) and (old_left > 0 or new_left > 0 or lines[i].startswith("\\")):
+        line = lines[i]
+        tag = line[:1]
+        if tag == "\\":
+            pass                        # "\ No newline at end of file"
+        elif tag == "-":
+            old_left -= 1
+        elif tag == "+":
+            new_left -= 1
+        elif tag in (" ", "\n"):
+            old_left -= 1
+            new_left -= 1
+        else:
+            break
+        body.append(line)
+        i += 1
+    return Hunk(header, body), i
