@@ -105,8 +105,10 @@ def _diagnose(tree: Staging, patches: list[Patch]) -> str:
         if apply_patch(trial, patch) is not None:
             fwd = explain_failure(trial, patch)
             rev = explain_failure(trial, patch, reverse=True)
+            where = f"both fail at {fwd}" if fwd == rev else \
+                f"applying fails at {fwd}; reverting fails at {rev}"
             return (f"conflict in {patch.label} (local modifications?): it neither applies "
-                    f"nor reverts cleanly; applying fails at {fwd}; reverting fails at {rev}")
+                    f"nor reverts cleanly; {where}")
     return "cannot determine which patches are applied (patches out of order?)"
 
 
@@ -172,12 +174,13 @@ def _peel(tree: Staging, plan: Plan) -> dict[str, int]:
     for name in reversed(SERIES_ORDER):
         patches = plan.patches[name]
         state[name] = detect(tree, patches)
-        if patches:
-            print(describe(name, patches, state[name]))
         for patch in reversed(patches[:state[name]]):
             err = apply_patch(tree.root, patch, reverse=True)
             if err:  # detect() just proved this works; anything else is a bug
                 raise PatchsetError(f"internal: {patch.label} no longer reverts: {err}")
+    for name in SERIES_ORDER:
+        if plan.patches[name]:
+            print(describe(name, plan.patches[name], state[name]))
     return state
 
 

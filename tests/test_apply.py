@@ -1,0 +1,270 @@
+"""Contract tests of scripts/apply.sh on a synthetic Lightning tree (see conftest.py).
+
+Every case compares hashes of all files before and after a run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from conftest import APPLY_SH, FAKE_VERSION, REPO, Synthetic, dirs, git, git_env, snapshot
+
+
+def run_apply(*args: object, cwd: Optional[Path] = None, env: Optional[dict] = None,
+              script: Path = APPLY_SH) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["sh", str(script), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+    proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.output, proc.output
+    return proc
+
+
+def apply(syn: Synthetic, target: Path, *args: object, **kw: object) -> subprocess.CompletedProcess:
+    return run_apply(target, "--patches", syn.patches, *args, **kw)
+
+
+@pytest.fixture
+def target(synthetic: Synthetic, tmp_path: Path) -> Path:
+    return synthetic.copy("pristine", tmp_path / "lightning")
+
+
+def without_tests(snap: dict) -> dict:
+    return {k: v for k, v in snap.items() if not k.startswith("tests/")}
+
+
+def test_pristine_apply(synthetic: Synthetic, target: Path) -> None:
+    proc = apply(synthetic, target)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) == snapshot(synthetic.all)
+    assert "Applying patch rfc/0001-Add-the-consolidation-hook.diff" in proc.stdout
+    assert proc.stdout.rstrip().endswith("Now at patch compat/0002-Drop-the-removed-util-module.diff")
+    assert os.access(target / "pytorch_lightning/checkpoint/consolidate.py", os.X_OK)
+
+
+def test_apply_twice_is_a_no_op(synthetic: Synthetic, target: Path) -> None:
+    assert apply(synthetic, target).returncode == 0
+    before = snapshot(target)
+    proc = apply(synthetic, target)
+    assert proc.returncode == 0, proc.output
+    assert "already applied" in proc.stdout
+    assert snapshot(target) == before
+
+
+def test_reverse_restores_pristine_byte_identical(synthetic: Synthetic, target: Path) -> None:
+    assert apply(synthetic, target).returncode == 0
+    proc = apply(synthetic, target, "--reverse")
+    assert proc.returncode == 0, proc.output
+    assert "Removing patch compat/0002-Drop-the-removed-util-module.diff" in proc.stdout
+    assert "No patches applied" in proc.stdout
+    assert snapshot(target) == snapshot(synthetic.pristine)
+    assert dirs(target) == dirs(synthetic.pristine)  # created directory removed again
+    again = apply(synthetic, target, "--reverse")
+    assert again.returncode == 0 and "already reversed" in again.stdout
+
+
+def test_unknown_version_touches_nothing(synthetic: Synthetic, target: Path) -> None:
+    about = target / "pytorch_lightning/__about__.py"
+    about.write_text(about.read_text().replace(FAKE_VERSION, "0.0.1"))
+    before = snapshot(target)
+    proc = apply(synthetic, target)
+    assert proc.returncode != 0
+    assert "0.0.1 is not supported" in proc.stderr
+    assert f"supported versions: {FAKE_VERSION}" in proc.stderr
+    assert snapshot(target) == before
+
+
+def test_conflicting_local_edit_names_patch_file_and_hunk(synthetic: Synthetic, target: Path) -> None:
+    core = target / "pytorch_lightning/core.py"
+    core.write_text(core.read_text().replace("core_line_20 = 20", "core_line_20 = 'mine'"))
+    before = snapshot(target)
+    proc = apply(synthetic, target)
+    assert proc.returncode != 0
+    err = proc.stderr
+    assert len(err.strip().splitlines()) == 1, err
+    assert "rfc/0003-Call-the-hook-from-the-trainer.diff" in err
+    assert "pytorch_lightning/core.py, hunk @@ -17,7 +17,7 @@" in err
+    assert snapshot(target) == before
+
+
+def test_non_lightning_directory(synthetic: Synthetic, tmp_path: Path) -> None:
+    (tmp_path / "random").mkdir()
+    (tmp_path / "random" / "file.txt").write_text("x")
+    proc = apply(synthetic, tmp_path / "random")
+    assert proc.returncode != 0
+    assert "not a Lightning source tree" in proc.stderr
+    assert (tmp_path / "random" / "file.txt").read_text() == "x"
+
+
+def test_missing_target(synthetic: Synthetic, tmp_path: Path) -> None:
+    proc = apply(synthetic, tmp_path / "nope")
+    assert proc.returncode != 0
+    assert "does not exist" in proc.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_bad_option(synthetic: Synthetic, target: Path) -> None:
+    proc = apply(synthetic, target, "--series", "bogus")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+
+
+def test_paths_with_spaces_everywhere(synthetic: Synthetic, tmp_path: Path) -> None:
+    # a copy of the tooling in a directory with spaces, called from another cwd
+    repo = tmp_path / "my repo copy"
+    shutil.copytree(REPO / "scripts", repo / "scripts")
+    shutil.copytree(REPO / "tools" / "patchset", repo / "tools" / "patchset",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    patches = shutil.copytree(synthetic.patches, tmp_path / "patch set dir")
+    target = synthetic.copy("pristine", tmp_path / "a target" / "light ning")
+    cwd = tmp_path / "some cwd"
+    cwd.mkdir()
+    rel_script = Path(os.path.relpath(repo / "scripts" / "apply.sh", cwd))
+    proc = run_apply(Path("..") / "a target" / "light ning", "--patches", patches,
+                     cwd=cwd, script=rel_script)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) == snapshot(synthetic.all)
+
+
+def test_target_nested_in_another_git_repo(synthetic: Synthetic, tmp_path: Path) -> None:
+    # git apply run inside a foreign repository silently skips files: make sure we don't
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    git(outer, "init", "-q")
+    target = synthetic.copy("pristine", outer / "build" / "lightning")
+    proc = apply(synthetic, target, cwd=outer / "build")
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) == snapshot(synthetic.all)
+    assert snapshot(target) != snapshot(synthetic.pristine)
+
+
+def _git_apply(target: Path, patch: Path) -> None:
+    subprocess.run(["git", "apply", str(patch)], cwd=target, env=git_env(target.parent), check=True)
+
+
+def test_half_applied_tree_is_reported_then_completed(synthetic: Synthetic, target: Path) -> None:
+    rfc = synthetic.patches / FAKE_VERSION / "rfc"
+    for patch in sorted(rfc.glob("*.diff"))[:2]:
+        _git_apply(target, patch)
+    before = snapshot(target)
+    check = apply(synthetic, target, "--check")
+    assert check.returncode == 0, check.output
+    assert "rfc: 2 of 4 patches applied (0001, 0002); 0003.. not applied" in check.stdout
+    assert "compat: none of 2 patches applied" in check.stdout
+    assert snapshot(target) == before
+    proc = apply(synthetic, target)
+    assert proc.returncode == 0, proc.output
+    assert "Applying patch rfc/0001" not in proc.stdout
+    assert "Applying patch rfc/0003-Call-the-hook-from-the-trainer.diff" in proc.stdout
+    assert snapshot(target) == snapshot(synthetic.all)
+
+
+def test_half_applied_tree_reverses_to_pristine(synthetic: Synthetic, target: Path) -> None:
+    for patch in sorted((synthetic.patches / FAKE_VERSION / "rfc").glob("*.diff"))[:3]:
+        _git_apply(target, patch)
+    proc = apply(synthetic, target, "--reverse")
+    assert proc.returncode == 0, proc.output
+    assert "rfc: 3 of 4 patches applied (0001, 0002, 0003); 0004.. not applied" in proc.stdout
+    assert snapshot(target) == snapshot(synthetic.pristine)
+
+
+def test_check_is_a_dry_run(synthetic: Synthetic, target: Path) -> None:
+    before = snapshot(target)
+    proc = apply(synthetic, target, "--check")
+    assert proc.returncode == 0, proc.output
+    assert "Applying patch rfc/0001" in proc.stdout and "would succeed" in proc.stdout
+    assert snapshot(target) == before
+    (target / "setup.py").write_text("conflict\n")
+    failing = apply(synthetic, target, "--check")
+    assert failing.returncode != 0
+    assert "compat/0002-Drop-the-removed-util-module.diff" in failing.stderr
+    assert "setup.py" in failing.stderr
+
+
+def test_git_clone_target(synthetic: Synthetic, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(synthetic.dev), str(clone)],
+                   env=git_env(tmp_path), check=True)
+    git_dir_before = snapshot(clone / ".git", skip_git=False)
+    proc = apply(synthetic, clone)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(clone) == snapshot(synthetic.all)
+    assert "pytorch_lightning/core.py" in git(clone, "status", "--porcelain")
+    assert apply(synthetic, clone, "--reverse").returncode == 0
+    assert git(clone, "status", "--porcelain") == ""
+    assert snapshot(clone / ".git", skip_git=False).keys() >= git_dir_before.keys()
+
+
+def test_missing_git_is_a_clear_error(synthetic: Synthetic, target: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    env = {k: v for k, v in os.environ.items() if k != "PATH"}
+    env["PATH"] = str(bin_dir)
+    before = snapshot(target)
+    proc = subprocess.run(["/bin/sh", str(APPLY_SH), str(target), "--patches", str(synthetic.patches)],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "`git` not found" in proc.stderr and "install git" in proc.stderr
+    assert snapshot(target) == before
+
+
+def test_tests_only_patch_skipped_without_tests_dir(synthetic: Synthetic, target: Path) -> None:
+    shutil.rmtree(target / "tests")
+    proc = apply(synthetic, target)
+    assert proc.returncode == 0, proc.output
+    assert "Skipping patch rfc/0004-Test-the-consolidation-hook.diff" in proc.stdout
+    assert snapshot(target) == without_tests(snapshot(synthetic.all))
+    again = apply(synthetic, target)
+    assert again.returncode == 0 and "already applied" in again.stdout
+    assert apply(synthetic, target, "--reverse").returncode == 0
+    assert snapshot(target) == without_tests(snapshot(synthetic.pristine))
+
+
+def test_series_apply_in_either_order(synthetic: Synthetic, target: Path) -> None:
+    assert apply(synthetic, target, "--series", "compat").returncode == 0
+    assert snapshot(target) == snapshot(synthetic.compat)
+    proc = apply(synthetic, target, "--series", "rfc")
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) == snapshot(synthetic.all)
+    assert apply(synthetic, target, "--series", "rfc", "--reverse").returncode == 0
+    assert snapshot(target) == snapshot(synthetic.compat)
+
+
+def test_missing_series_dir_is_fine(synthetic: Synthetic, target: Path, tmp_path: Path) -> None:
+    patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
+    shutil.rmtree(patches / FAKE_VERSION / "rfc")
+    proc = run_apply(target, "--patches", patches)
+    assert proc.returncode == 0, proc.output
+    assert f"rfc: no series for {FAKE_VERSION}" in proc.stdout
+    assert snapshot(target) == snapshot(synthetic.compat)
+
+
+# --- the real patch set against the real sdist (skipped until both exist) ---
+
+def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
+    if not (REPO / "patches" / "1.3.8" / "rfc" / "series").is_file():
+        pytest.skip("patches/1.3.8/rfc/series does not exist yet")
+    sys.path.insert(0, str(REPO / "tools"))
+    from patchset import sdist
+    from patchset.series import PatchsetError
+    cache = REPO / "build" / "sdist"
+    try:
+        tarball = sdist.fetch(REPO / "patches", "1.3.8", cache)
+    except PatchsetError as exc:
+        pytest.skip(f"sdist not obtainable: {exc}")
+    target = sdist.extract(tarball, tmp_path / "lightning 1.3.8")
+    pristine = snapshot(target)
+    proc = run_apply(target)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) != pristine
+    again = run_apply(target)
+    assert again.returncode == 0 and "already applied" in again.stdout
+    assert run_apply(target, "--reverse").returncode == 0
+    assert snapshot(target) == pristine
