@@ -86,7 +86,7 @@ def _edit(root: Path, rel: str, old: str, new: str) -> None:
 
 def _commit(repo: Path, subject: str) -> None:
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"{subject}\n\nWhy: the test needs it.\n\n{TRAILERS}")
+    git(repo, "commit", "-q", "-m", f"{subject}\n\nThe tests need a change here; this says why.\n\n{TRAILERS}")
 
 
 def _rfc_commits(repo: Path) -> None:
@@ -155,6 +155,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
     git(dev, "add", "-A")
     git(dev, "commit", "-q", "-m", "pristine")
     git(dev, "tag", "pristine")
+    git(dev, "tag", FAKE_VERSION)  # like upstream's release tags
     git(dev, "checkout", "-q", "-b", "rfc")
     _rfc_commits(dev)
     git(dev, "checkout", "-q", "-b", "compat", "pristine")

@@ -268,3 +268,60 @@ def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
     assert again.returncode == 0 and "already applied" in again.stdout
     assert run_apply(target, "--reverse").returncode == 0
     assert snapshot(target) == pristine
+
+
+# --- maintainer tools (tools/patchset/maintain.py) on the synthetic patch set ---
+
+def maintain(syn: Synthetic, *args: object, patches: Optional[Path] = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "--patches",
+                           str(patches or syn.patches), "--cache", str(syn.sdist_cache), *map(str, args)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.output, proc.output
+    return proc
+
+
+def test_worktree_then_export_round_trips(synthetic: Synthetic, tmp_path: Path) -> None:
+    wt = tmp_path / "work tree"
+    proc = maintain(synthetic, "worktree", FAKE_VERSION, wt, "--source", synthetic.dev)
+    assert proc.returncode == 0, proc.output
+    assert git(wt, "rev-list", "--count", "pristine..rfc").strip() == "4"
+    assert git(wt, "rev-list", "--count", "pristine..compat").strip() == "2"
+    patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
+    (patches / FAKE_VERSION / "rfc" / "0009-stale.diff").write_text("stale")
+    for series in ("rfc", "compat"):
+        assert maintain(synthetic, "export", FAKE_VERSION, series, wt, patches=patches).returncode == 0
+    assert snapshot(patches) == snapshot(synthetic.patches)
+
+
+def test_worktree_from_sdist_refuses_to_drop_tests_patches(synthetic: Synthetic, tmp_path: Path) -> None:
+    proc = maintain(synthetic, "worktree", FAKE_VERSION, tmp_path / "wt")
+    assert proc.returncode == 1
+    assert "rfc/0004-Test-the-consolidation-hook.diff" in proc.stderr and "--source" in proc.stderr
+    assert not (tmp_path / "wt").exists()
+
+
+def test_lint_passes_and_says_what_it_skipped(synthetic: Synthetic) -> None:
+    proc = maintain(synthetic, "lint")
+    assert proc.returncode == 0, proc.output
+    assert "skipped rfc/0004-Test-the-consolidation-hook.diff" in proc.stdout
+    full = maintain(synthetic, "lint", "--source", synthetic.pristine)
+    assert full.returncode == 0, full.output
+    assert "rfc onto pristine: patch -F0 (4 patches)" in full.stdout
+
+
+def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
+    patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
+    rfc, compat = patches / FAKE_VERSION / "rfc", patches / FAKE_VERSION / "compat"
+    first = sorted(rfc.glob("0001-*.diff"))[0]
+    first.write_text(first.read_text().replace("Last-Update: 2024-01-01\n", ""))
+    (rfc / "0099-unlisted.diff").write_text(first.read_text())
+    fix = sorted(compat.glob("0001-*.diff"))[0]
+    fix.write_text(fix.read_text().replace(" trainer_line_27 = 27", " trainer_line_27 = 'drift'"))
+    proc = maintain(synthetic, "lint", patches=patches)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert f"{FAKE_VERSION}/rfc/0001-Add-the-consolidation-hook.diff: missing or malformed Last-Update" in out
+    assert "0099-unlisted.diff is not listed in series" in out
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert f"compat onto pristine: {tool}: compat/0001-Fix-trainer-for-new-python.diff" in out

@@ -87,21 +87,35 @@ class Patch:
     def touches_tests(self) -> bool:
         return any(_under_tests(p) for p in self.paths)
 
+    def _paragraphs(self) -> tuple[list[str], list[str]]:
+        """(description lines, trailer lines): trailers are the last paragraph
+        of the message when every line of it looks like 'Key: value' (as git)."""
+        lines = [ln.rstrip("\n") for ln in self.body]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        start = len(lines)
+        while start > 0 and lines[start - 1].strip():
+            start -= 1
+        last = lines[start:]
+        if last and all(_TRAILER.match(ln) for ln in last):
+            return lines[:start], last
+        return lines, []
+
     def trailers(self) -> dict[str, str]:
-        """DEP-3 style 'Key: value' lines of the body (first occurrence wins)."""
+        """DEP-3 style 'Key: value' trailer lines (first occurrence wins)."""
         found: dict[str, str] = {}
-        for line in self.body:
-            m = re.match(r"^([A-Za-z][A-Za-z-]*):\s*(.*?)\s*$", line)
+        for line in self._paragraphs()[1]:
+            m = _TRAILER.match(line)
             if m and m.group(1) not in found:
                 found[m.group(1)] = m.group(2)
         return found
 
     def description(self) -> str:
-        """Body text minus the trailer block: the 'why' of the patch."""
-        keys = set(self.trailers())
-        kept = [ln for ln in self.body if not re.match(r"^([A-Za-z][A-Za-z-]*):", ln)
-                or ln.split(":", 1)[0] not in keys]
-        return "".join(kept).strip()
+        """Body text before the trailer block: the 'why' of the patch."""
+        return "\n".join(self._paragraphs()[0]).strip()
+
+
+_TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*?)\s*$")
 
 
 def _under_tests(path: str) -> bool:

@@ -1,0 +1,161 @@
+"""Maintainer commands: worktree, export, lint.
+
+    python3 -m tools.patchset.maintain worktree VERSION DIR [--source CLONE_OR_TREE]
+    python3 -m tools.patchset.maintain export VERSION SERIES DIR
+    python3 -m tools.patchset.maintain lint [--source CLONE]
+
+Workflow: `worktree` makes DIR a git repo of the pristine release (tag
+`pristine`) with one branch per series built by `git am`; edit the commits
+(git rebase -i pristine rfc); `export` regenerates the .diff files and the
+series file; `lint` checks the result.  Run from the repository root.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import lint as lint_mod
+from . import pristine
+from .gitcmd import clean_env, git, require_tool
+from .series import SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, read_series, series_dir
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROG = "python3 -m tools.patchset.maintain"
+# the exact flags of CONVENTIONS.md; patches are never produced any other way
+FORMAT_PATCH = ["format-patch", "--no-signature", "--zero-commit", "--no-numbered", "--suffix=.diff"]
+FALLBACK_IDENTITY = ("Patch set maintainer", "maintainer@localhost")
+
+
+def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path], cache: Path) -> None:
+    require_tool("git")
+    if dest.exists() and any(dest.iterdir()):
+        raise PatchsetError(f"{dest} exists and is not empty")
+    series = {name: load_series(patches_root, version, name) for name in SERIES_ORDER}
+    if dest.exists():
+        dest.rmdir()
+    if source:
+        pristine.from_source(source, version, dest)
+    else:
+        pristine.from_sdist(patches_root, version, cache, dest)
+    _refuse_missing_tests(dest, series)
+    env = clean_env(ceiling=dest.resolve().parent)
+    git(["init", "-q", "-b", "pristine-base"], dest, env)
+    _set_identity(dest, env, series)
+    git(["add", "-A", "-f"], dest, env)
+    origin = f"from {source.name}" if source else "from the verified sdist"
+    git(["commit", "-q", "-m", f"Lightning {version} (pristine, {origin})"], dest, env)
+    git(["tag", "pristine"], dest, env)
+    for name, patches in series.items():
+        git(["checkout", "-q", "-b", name, "pristine"], dest, env)
+        if patches:
+            git(["am", "-q", "--whitespace=nowarn", *[str(p.path.resolve()) for p in patches]], dest, env)
+        print(f"Branch {name}: {len(patches)} patches on top of pristine")
+    git(["checkout", "-q", SERIES_ORDER[0]], dest, env)
+    git(["branch", "-q", "-D", "pristine-base"], dest, env)
+    print(f"Worktree ready: {dest} (edit with `git rebase -i pristine <series>`, then export)")
+
+
+def _refuse_missing_tests(tree: Path, series: dict) -> None:
+    # without tests/ the tests/ patches would be dropped by a later export
+    if (tree / TESTS_DIR).is_dir():
+        return
+    needing = [p.label for ps in series.values() for p in ps if p.touches_tests]
+    if needing:
+        shutil.rmtree(tree)
+        raise PatchsetError(f"{', '.join(needing)} touch {TESTS_DIR}/, which the sdist lacks; "
+                            f"pass --source <Lightning clone with tests/>")
+
+
+def _set_identity(repo: Path, env: dict[str, str], series: dict) -> None:
+    """Commit identity for this repo: the user's git identity, else the patch author."""
+    name = git(["config", "user.name"], repo, clean_env(isolate_config=False), check=False).stdout.strip()
+    email = git(["config", "user.email"], repo, clean_env(isolate_config=False), check=False).stdout.strip()
+    if not (name and email):
+        name, email = _patch_author(series) or FALLBACK_IDENTITY
+    git(["config", "user.name", name], repo, env)
+    git(["config", "user.email", email], repo, env)
+
+
+def _patch_author(series: dict) -> Optional[tuple[str, str]]:
+    for patches in series.values():
+        for patch in patches:
+            author = patch.headers.get("From", "")
+            if "<" in author:
+                name, email = author.rsplit("<", 1)
+                return name.strip().strip('"'), email.rstrip(">").strip()
+    return None
+
+
+def export(patches_root: Path, version: str, name: str, repo: Path) -> None:
+    require_tool("git")
+    env = clean_env(ceiling=repo.resolve().parent)
+    for ref in ("refs/tags/pristine", f"refs/heads/{name}"):
+        if git(["rev-parse", "-q", "--verify", ref], repo, env, check=False).returncode != 0:
+            raise PatchsetError(f"{repo} has no {ref}; create it with `worktree`")
+    out = series_dir(patches_root, version, name)
+    with tempfile.TemporaryDirectory(prefix="patchset-export-") as tmp:
+        git([*FORMAT_PATCH, "-q", "-o", tmp, f"pristine..{name}"], repo, env)
+        fresh = sorted(Path(tmp).glob("*.diff"))
+        out.mkdir(parents=True, exist_ok=True)
+        stale = [p for p in out.glob("*.diff") if p.name not in {f.name for f in fresh}]
+        for path in stale:
+            path.unlink()
+        for path in fresh:
+            shutil.copyfile(path, out / path.name)
+    _write_series(out / "series", [p.name for p in fresh])
+    print(f"Exported {len(fresh)} patches to {out} (removed {len(stale)} stale)")
+
+
+def _write_series(path: Path, names: list[str]) -> None:
+    """Rewrite the series file, keeping its leading comment block."""
+    comments = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if not line.startswith("#"):
+                break
+            comments.append(line)
+    path.write_text("".join(comments) + "".join(n + "\n" for n in names), encoding="utf-8")
+    assert read_series(path) == names
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=PROG, description="Maintain the patch set (see patches/README.md).")
+    ap.add_argument("--patches", type=Path, default=REPO_ROOT / "patches", metavar="DIR",
+                    help="patches root (default: the repo's patches/)")
+    ap.add_argument("--cache", type=Path, default=REPO_ROOT / "build" / "sdist", metavar="DIR",
+                    help="where the sdist is downloaded/reused (default: build/sdist)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    wt = sub.add_parser("worktree", help="create a git repo of the pristine release with series branches")
+    wt.add_argument("version")
+    wt.add_argument("dir", type=Path)
+    wt.add_argument("--source", type=Path, help="Lightning clone (tag VERSION) or tree instead of the sdist")
+    ex = sub.add_parser("export", help="regenerate patches/<version>/<series> from pristine..<series>")
+    ex.add_argument("version")
+    ex.add_argument("series", choices=SERIES_ORDER)
+    ex.add_argument("dir", type=Path)
+    li = sub.add_parser("lint", help="check layout, headers and that every patch applies without fuzz")
+    li.add_argument("--source", type=Path, help="Lightning clone providing tests/ for tests/ patches")
+    return ap.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "worktree":
+            worktree(args.patches, args.version, args.dir, args.source, args.cache)
+        elif args.command == "export":
+            export(args.patches, args.version, args.series, args.dir)
+        else:
+            return lint_mod.lint(args.patches, args.source, args.cache)
+        return 0
+    except (PatchsetError, OSError) as exc:
+        print(f"maintain: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

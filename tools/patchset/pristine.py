@@ -1,0 +1,77 @@
+"""Producing a pristine Lightning tree: from the pinned sdist or from a clone/tree."""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Optional
+
+from . import sdist
+from .apply import read_version
+from .gitcmd import clean_env, git
+from .series import TESTS_DIR, PatchsetError
+
+IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".tox")
+
+
+def from_sdist(patches_root: Path, version: str, cache: Path, dest: Path) -> Path:
+    """Verified sdist extracted as dest."""
+    tarball = sdist.fetch(patches_root, version, cache)
+    return sdist.extract(tarball, dest)
+
+
+def from_source(source: Path, version: str, dest: Path) -> Path:
+    """Copy of a Lightning clone at `version` (tag VERSION or pristine), or of a plain tree."""
+    if not source.is_dir():
+        raise PatchsetError(f"--source {source} is not a directory")
+    ref = _pristine_ref(source, version)
+    if ref:
+        _archive(source, ref, dest)
+    else:
+        shutil.copytree(source, dest, symlinks=True, ignore=IGNORED)
+    found = read_version(dest)
+    if found != version:
+        raise PatchsetError(f"--source {source} is Lightning {found}, not {version}")
+    return dest
+
+
+def _pristine_ref(source: Path, version: str) -> Optional[str]:
+    """The upstream tag, or our worktrees' `pristine` tag, if source is a git repo."""
+    env = clean_env(ceiling=source.resolve().parent)
+    if git(["rev-parse", "--git-dir"], source, env, check=False).returncode != 0:
+        return None
+    for ref in (version, f"v{version}", "pristine"):
+        probe = git(["rev-parse", "-q", "--verify", f"refs/tags/{ref}^{{commit}}"], source, env, check=False)
+        if probe.returncode == 0:
+            return f"refs/tags/{ref}"
+    raise PatchsetError(f"--source {source} is a git repo without a tag {version} or pristine")
+
+
+def _archive(source: Path, ref: str, dest: Path) -> None:
+    proc = git_bytes(["archive", "--format=tar", ref], source)
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(proc), mode="r:") as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
+
+
+def git_bytes(args: list[str], cwd: Path) -> bytes:
+    """Binary git output (the text helper would mangle a tar stream)."""
+    proc = subprocess.run(["git", *args], cwd=cwd, env=clean_env(ceiling=cwd.resolve().parent),
+                          capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise PatchsetError(f"git {args[0]} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout
+
+
+def add_tests(pin: Path, source: Path, version: str, scratch: Path) -> bool:
+    """Give the sdist tree the source's tests/ so tests/ patches can be checked."""
+    tree = from_source(source, version, scratch)
+    if not (tree / TESTS_DIR).is_dir():
+        return False
+    shutil.copytree(tree / TESTS_DIR, pin / TESTS_DIR, symlinks=True)
+    return True
