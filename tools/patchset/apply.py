@@ -115,7 +115,7 @@ def _diagnose(tree: Staging, patches: list[Patch]) -> str:
 def describe(name: str, patches: list[Patch], k: int) -> str:
     n = len(patches)
     if k == n:
-        return f"{name}: all {n} patches applied"
+        return f"{name}: all {n} patches applied" if n > 1 else f"{name}: the only patch is applied"
     if k == 0:
         return f"{name}: none of {n} patches applied"
     done = ", ".join(p.number for p in patches[:k])
@@ -209,6 +209,8 @@ def _top_message(plan: Plan, goal: dict[str, int]) -> str:
 def default_target(opts: Options, version: Optional[str]) -> Optional[tempfile.TemporaryDirectory]:
     """No TARGET given: fetch, verify and extract the pinned sdist into build/."""
     version = version or _newest_pinned(opts.patches_root)
+    if version not in supported_versions(opts.patches_root):  # fail before downloading
+        raise PatchsetError(f"no patch series for {version} under {opts.patches_root}")
     build = REPO_ROOT / "build"
     opts.target = build / f"lightning-{version}"
     if opts.target.exists():
@@ -234,7 +236,9 @@ def _newest_pinned(patches_root: Path) -> str:
 
 
 def next_steps(target: Path) -> str:
-    rel = os.path.relpath(target)
+    here = Path.cwd().resolve()
+    full = target.resolve()
+    rel = os.path.relpath(full, here) if here in full.parents else str(full)
     return "\n".join([
         "Next steps:",
         f"  pip install --no-deps -e {shlex.quote(rel)}",
