@@ -8,7 +8,7 @@ case "$0" in
 esac
 root=$(cd -- "$here/.." && pwd -P)
 if ! command -v python3 >/dev/null 2>&1; then
-    echo "apply.sh: error: python3 not found in PATH; install Python 3.8+" >&2
+    echo "apply.sh: error: python3 not found in PATH; install Python 3.9 or newer" >&2
     exit 1
 fi
 exec python3 "$root/tools/patchset" "$@"

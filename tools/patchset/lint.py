@@ -92,7 +92,10 @@ def _check_series_dir(sdir: Path, report: Report) -> list[Patch]:
         report.note(f"{where}: no series directory")
         return []
     if not (sdir / "series").is_file():
-        report.problem(f"{where}: series file missing")
+        if any(sdir.iterdir()):
+            report.problem(f"{where}: series file missing")
+        else:
+            report.note(f"{where}: empty series directory")
         return []
     listed = read_series(sdir / "series")
     present = {p.name for p in sdir.glob("*.diff")}
