@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 from . import sdist
 from .gitcmd import require_tool
-from .series import (SERIES_ORDER, SHA_FILE, TESTS_DIR, Patch, PatchsetError, load_series,
+from .series import (SERIES_ORDER, SHA_FILE, Patch, PatchsetError, load_series, skip_reason,
                      supported_versions, version_key)
 from .staging import Staging, apply_patch, explain_failure
 
@@ -38,7 +38,7 @@ class Plan:
     """The patches of every series that apply to this target, in order."""
     version: str
     patches: dict[str, list[Patch]]
-    skipped: list[Patch] = field(default_factory=list)
+    skipped: list[tuple[Patch, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     def all_paths(self) -> set[str]:
@@ -64,14 +64,13 @@ def make_plan(target: Path, patches_root: Path) -> Plan:
         raise PatchsetError(f"Lightning {version} is not supported; supported versions: {listed}"
                             f" (from {patches_root})")
     plan = Plan(version, {})
-    has_tests = (target / TESTS_DIR).is_dir()
     for name in SERIES_ORDER:
         if not (patches_root / version / name / "series").is_file():
             plan.missing.append(name)
         patches = load_series(patches_root, version, name)
-        # the sdist ships no tests/, so test-only patches cannot apply there
-        plan.skipped += [p for p in patches if p.tests_only and not has_tests]
-        plan.patches[name] = [p for p in patches if has_tests or not p.tests_only]
+        # the sdist ships no tests/ (nor docs sources): such patches cannot apply there
+        plan.skipped += [(p, r) for p in patches if (r := skip_reason(p, target))]
+        plan.patches[name] = [p for p in patches if not skip_reason(p, target)]
     return plan
 
 
@@ -163,9 +162,8 @@ def _report_plan(plan: Plan, selected: Sequence[str]) -> None:
     for name in plan.missing:
         if name in selected:
             print(f"{name}: no series for {plan.version} (nothing to do for it)")
-    for patch in plan.skipped:
-        print(f"Skipping patch {patch.label}: it only touches {TESTS_DIR}/ and the target has "
-              f"no {TESTS_DIR}/ directory")
+    for patch, reason in plan.skipped:
+        print(f"Skipping patch {patch.label}: {reason}")
 
 
 def _peel(tree: Staging, plan: Plan) -> dict[str, int]:

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 from . import pristine, sdist
 from .gitcmd import clean_env, first_error, git, require_tool, run
 from .series import (SERIES_ORDER, SHA_FILE, TESTS_DIR, Patch, PatchsetError, parse_patch,
-                     read_series, version_dirs)
+                     read_series, skip_reason, version_dirs)
 from .staging import explain_failure, git_apply
 
 RFC_BUG = "https://github.com/PyTorchLightning/pytorch-lightning/issues/6672"
@@ -68,7 +68,7 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
     with tempfile.TemporaryDirectory(prefix="patchset-lint-") as tmp:
         pin = pristine.from_sdist(patches_root, version, cache, Path(tmp) / "pin")
         if source:
-            if not pristine.add_tests(pin, source, version, Path(tmp) / "source"):
+            if not pristine.add_unshipped(pin, source, version, Path(tmp) / "source"):
                 report.note(f"--source {source} has no {TESTS_DIR}/")
         check_application(pin, version, series, Path(tmp), report)
 
@@ -155,12 +155,10 @@ def _valid_date(text: str) -> bool:
 def check_application(pin: Path, version: str, series: dict[str, list[Patch]], tmp: Path,
                       report: Report) -> None:
     """rfc in order onto pristine; compat onto pristine and onto rfc-applied."""
-    has_tests = (pin / TESTS_DIR).is_dir()
-    usable = {name: [p for p in ps if has_tests or not p.tests_only] for name, ps in series.items()}
-    skipped = [p.label for ps in series.values() for p in ps if p.tests_only and not has_tests]
-    if skipped:
-        report.note(f"{version}: skipped {', '.join(skipped)}: the sdist has no {TESTS_DIR}/; "
-                    f"pass --source <Lightning clone> to check them")
+    usable = {name: [p for p in ps if not skip_reason(p, pin)] for name, ps in series.items()}
+    for patch in (p for ps in series.values() for p in ps if skip_reason(p, pin)):
+        report.note(f"{version}: skipped {patch.label}: {skip_reason(patch, pin)} (the sdist); "
+                    f"pass --source <Lightning clone> to check it")
     scenarios = [("rfc onto pristine", [], usable["rfc"]),
                  ("compat onto pristine", [], usable["compat"])]
     if usable["rfc"] and usable["compat"]:

@@ -21,7 +21,8 @@ from typing import Optional, Sequence
 from . import lint as lint_mod
 from . import pristine
 from .gitcmd import clean_env, git, require_tool
-from .series import SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, read_series, series_dir
+from .series import (SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, read_series, series_dir,
+                     skip_reason)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROG = "python3 -m tools.patchset.maintain"
@@ -60,14 +61,14 @@ def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path
 
 
 def _refuse_missing_tests(tree: Path, series: dict) -> None:
-    # without tests/ the tests/ patches would be dropped by a later export
-    if (tree / TESTS_DIR).is_dir():
-        return
-    needing = [p.label for ps in series.values() for p in ps if p.touches_tests]
+    # patches that cannot be git-am'ed here would be dropped by a later export
+    no_tests = not (tree / TESTS_DIR).is_dir()
+    needing = [p.label for ps in series.values() for p in ps
+               if (p.touches_tests and no_tests) or skip_reason(p, tree)]
     if needing:
         shutil.rmtree(tree)
-        raise PatchsetError(f"{', '.join(needing)} touch {TESTS_DIR}/, which the sdist lacks; "
-                            f"pass --source <Lightning clone with tests/>")
+        raise PatchsetError(f"{', '.join(needing)} touch files the sdist lacks ({TESTS_DIR}/, docs); "
+                            f"pass --source <Lightning clone>")
 
 
 def _set_identity(repo: Path, env: dict[str, str], series: dict) -> None:

@@ -11,7 +11,7 @@ from typing import Optional
 from . import sdist
 from .apply import read_version
 from .gitcmd import clean_env, git
-from .series import TESTS_DIR, PatchsetError
+from .series import DOCS_DIR, TESTS_DIR, PatchsetError
 
 IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".tox")
 
@@ -68,10 +68,10 @@ def git_bytes(args: list[str], cwd: Path) -> bytes:
     return proc.stdout
 
 
-def add_tests(pin: Path, source: Path, version: str, scratch: Path) -> bool:
-    """Give the sdist tree the source's tests/ so tests/ patches can be checked."""
+def add_unshipped(pin: Path, source: Path, version: str, scratch: Path) -> bool:
+    """Give the sdist tree the source's tests/ and docs/ so patches to them can be checked."""
     tree = from_source(source, version, scratch)
-    if not (tree / TESTS_DIR).is_dir():
-        return False
-    shutil.copytree(tree / TESTS_DIR, pin / TESTS_DIR, symlinks=True)
-    return True
+    for name in (DOCS_DIR, TESTS_DIR):
+        if (tree / name).is_dir():
+            shutil.copytree(tree / name, pin / name, symlinks=True, dirs_exist_ok=True)
+    return (tree / TESTS_DIR).is_dir()

@@ -21,6 +21,7 @@ from typing import Optional
 SERIES_ORDER = ("rfc", "compat")
 SHA_FILE = "sdist.sha256"
 TESTS_DIR = "tests"
+DOCS_DIR = "docs"  # the sdist ships only images from it
 
 
 class PatchsetError(Exception):
@@ -120,6 +121,27 @@ _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*?)\s*$")
 
 def _under_tests(path: str) -> bool:
     return path == TESTS_DIR or path.startswith(TESTS_DIR + "/")
+
+
+def _under_docs(path: str) -> bool:
+    return path.startswith(DOCS_DIR + "/")
+
+
+def skip_reason(patch: Patch, tree: Path) -> Optional[str]:
+    """Why `patch` cannot apply to `tree` because the tree does not ship its files.
+
+    The sdist has no tests/ and only images under docs/: a patch limited to
+    those must be skipped there, not fail the whole run.  Anything else that
+    does not apply is a conflict and is reported as such.
+    """
+    if patch.tests_only and not (tree / TESTS_DIR).is_dir():
+        return f"it only touches {TESTS_DIR}/ and the target has no {TESTS_DIR}/ directory"
+    paths = patch.paths
+    needed = [f.old_path for f in patch.files if f.old_path]
+    if paths and all(_under_tests(p) or _under_docs(p) for p in paths) and needed \
+            and not any((tree / p).exists() for p in needed):
+        return f"it only touches {TESTS_DIR}/ or {DOCS_DIR}/ files that the target does not have"
+    return None
 
 
 def read_series(series_file: Path) -> list[str]:

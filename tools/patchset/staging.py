@@ -141,6 +141,9 @@ def explain_failure(tree: Path, patch: Patch, reverse: bool = False) -> str:
 
 
 def _explain_file(tree: Path, fd: FileDiff, reverse: bool) -> str:
+    needed = fd.new_path if reverse else fd.old_path
+    if needed and not os.path.lexists(tree / needed):
+        return f"{needed}: file does not exist in the tree"
     for hunk in fd.hunks:
         if git_apply(tree, fd.text([hunk]), reverse, check=True) is not None:
             return f"{fd.path}, hunk {hunk.header}"
