@@ -1,11 +1,13 @@
 """Regression tests for the ``compat`` patch series (pytorch-lightning 1.3.8 on
-Python 3.11, torch >= 2.6 and NumPy 2).
+Python 3.11, torch >= 2.6, NumPy 2 and fsspec >= 2023.10).
 
 One test per compat patch; each fails on a Lightning tree without that patch
 (in the target environment) and passes with it. The tests run in-process on a
 tiny model and need the patched Lightning importable (e.g. via PYTHONPATH);
 without Lightning the whole module is skipped.
 """
+import os
+
 import numpy
 import pytest
 import torch
@@ -185,3 +187,19 @@ def test_truncated_bptt_default_split(tmp_path):
     _trainer(tmp_path, truncated_bptt_steps=2).fit(model)
     # 2 batches, each split into 3 chunks of 2 time steps
     assert model.split_lengths == [2] * 6
+
+
+def test_local_paths_are_normalized(tmp_path, monkeypatch):
+    """Patch "Detect the local filesystem by type, not by fsspec's protocol string".
+
+    fsspec >= 2023.10 reports ``LocalFileSystem.protocol`` as ``("file", "local")``; without
+    the patch relative local paths are no longer resolved/normalised.
+    """
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    monkeypatch.chdir(tmp_path)
+    assert ModelCheckpoint(dirpath="ckpts").dirpath == os.path.realpath(str(tmp_path / "ckpts"))
+
+    trainer = pl.Trainer(default_root_dir="logs/../out", logger=False, checkpoint_callback=False)
+    assert trainer.default_root_dir == "out"
+    assert trainer.weights_save_path == "out"
