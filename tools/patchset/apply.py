@@ -77,12 +77,22 @@ def make_plan(target: Path, patches_root: Path) -> Plan:
 def detect(tree: Staging, patches: list[Patch]) -> int:
     """How many leading patches are applied in the staging tree (see module doc)."""
     for k in range(len(patches), -1, -1):
-        trial = tree.scratch()
-        fits = _replay(trial, patches[:k][::-1], True) and _replay(trial, patches[k:], False)
-        shutil.rmtree(trial)
-        if fits:
+        # both checks start from the tree as it is: forward-applying k+1..n
+        # after reverting 1..k would test them on pristine, which is wrong as
+        # soon as a later patch changes a file an earlier one created
+        if _fits(tree, patches[:k][::-1], True) and _fits(tree, patches[k:], False):
             return k
     raise PatchsetError(_diagnose(tree, patches))
+
+
+def _fits(tree: Staging, patches: list[Patch], reverse: bool) -> bool:
+    if not patches:
+        return True
+    trial = tree.scratch()
+    try:
+        return _replay(trial, patches, reverse)
+    finally:
+        shutil.rmtree(trial)
 
 
 def _replay(trial: Path, patches: list[Patch], reverse: bool) -> bool:
