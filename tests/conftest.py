@@ -13,6 +13,7 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -70,8 +71,23 @@ PRISTINE = {
     "pytorch_lightning/trainer.py": _lines("trainer"),
     "pytorch_lightning/old_util.py": "def old():\n    return 1\n",
     "setup.py": "from setuptools import setup\nsetup(name='pytorch-lightning')\n",
+    "CHANGELOG.md": "# Changelog\n\n## [9.9.9]\n\n### Added\n\n- Initial release\n",
+    "tests/__init__.py": "",
     "tests/test_core.py": "def test_core():\n    assert True\n",
+    # like upstream: the sdist ships only docs/source/_static/images/ of docs/
+    "docs/source/conf.py": "project = 'PyTorch Lightning'\n",
+    "docs/source/index.rst": _lines("index"),
+    "docs/source/common/trainer.rst": _lines("trainer_doc"),
+    "docs/source/_static/images/logo.svg": "<svg/>\n",
 }
+
+
+def shipped(rel: str) -> bool:
+    """Is `rel` in the (fake, like the real) sdist?"""
+    if rel.split("/", 1)[0] == "tests":
+        return False
+    return not rel.startswith("docs/") or rel.startswith("docs/source/_static/")
+
 
 TRAILERS = ("Bug: https://github.com/PyTorchLightning/pytorch-lightning/issues/6672\n"
             "Forwarded: not-needed\nLast-Update: 2024-01-01\n")
@@ -90,19 +106,30 @@ def _commit(repo: Path, subject: str) -> None:
 
 
 def _rfc_commits(repo: Path) -> None:
+    # each patch carries its own tests (code + tests/), like an upstream PR
     _edit(repo, "pytorch_lightning/core.py", "core_line_5 = 5\n", "core_line_5 = 'rfc'\n")
+    _edit(repo, "tests/test_core.py", "assert True", "assert 'rfc'")
     _commit(repo, "Add the consolidation hook")
     new = repo / "pytorch_lightning/checkpoint/consolidate.py"
     new.parent.mkdir()
     new.write_text("def consolidate():\n    return 'ok'\n")
     new.chmod(0o755)  # checks that file modes survive
+    test = repo / "tests/checkpoint/test_consolidate.py"  # in a new test directory
+    test.parent.mkdir()
+    test.write_text("def test_consolidate():\n    assert 1\n")
     _commit(repo, "Add checkpoint consolidation module")
     _edit(repo, "pytorch_lightning/core.py", "core_line_20 = 20\n", "core_line_20 = 'rfc'\n")
     _edit(repo, "pytorch_lightning/trainer.py", "trainer_line_2 = 2\n", "trainer_line_2 = 'rfc'\n")
     _commit(repo, "Call the hook from the trainer")
-    (repo / "tests/test_consolidate.py").write_text("def test_consolidate():\n    assert 1\n")
-    _edit(repo, "tests/test_core.py", "assert True", "assert 'rfc'")
-    _commit(repo, "Test the consolidation hook")
+    # a shipped top-level file together with docs sources the sdist lacks
+    _edit(repo, "CHANGELOG.md", "- Initial release\n", "- Initial release\n- Checkpoint consolidation\n")
+    _edit(repo, "docs/source/index.rst", "index_line_3 = 3\n", "index_line_3 = 'rfc'\n")
+    _edit(repo, "docs/source/common/trainer.rst", "trainer_doc_line_9 = 9\n", "trainer_doc_line_9 = 'rfc'\n")
+    _commit(repo, "Document checkpoint consolidation")
+    # tests only, one of them a file an earlier patch created
+    _edit(repo, "tests/checkpoint/test_consolidate.py", "assert 1", "assert 2")
+    _edit(repo, "tests/test_core.py", "assert 'rfc'\n", "assert 'rfc'\n\n\ndef test_hook():\n    pass\n")
+    _commit(repo, "Test the trainer hook call")
 
 
 def _compat_commits(repo: Path) -> None:
@@ -127,6 +154,12 @@ class Synthetic:
         shutil.copytree(getattr(self, state), dest, symlinks=True)
         return dest
 
+    def sdist(self, dest: Path) -> Path:
+        """The fake sdist extracted as dest."""
+        with tarfile.open(self.sdist_cache / f"pytorch-lightning-{FAKE_VERSION}.tar.gz") as tar:
+            tar.extractall(dest.parent / "extract")
+        return (dest.parent / "extract" / f"pytorch-lightning-{FAKE_VERSION}").rename(dest)
+
 
 def _export_tree(repo: Path, ref: str, dest: Path) -> Path:
     git(repo, "checkout", "-q", ref)
@@ -137,9 +170,16 @@ def _export_tree(repo: Path, ref: str, dest: Path) -> Path:
 def _fake_sdist(tree: Path, cache: Path) -> str:
     cache.mkdir()
     tarball = cache / f"pytorch-lightning-{FAKE_VERSION}.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:  # like the real sdist: no tests/
-        tar.add(tree, arcname=f"pytorch-lightning-{FAKE_VERSION}",
-                filter=lambda ti: None if "/tests" in ti.name else ti)
+    top = f"pytorch-lightning-{FAKE_VERSION}"
+
+    def keep(ti: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
+        rel = ti.name[len(top) + 1:]  # like the real sdist: no tests/, docs/ images only
+        if ti.isdir():
+            return ti if rel in ("", "docs", "docs/source") or shipped(rel + "/") else None
+        return ti if shipped(rel) else None
+
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tree, arcname=top, filter=keep)
     return hashlib.sha256(tarball.read_bytes()).hexdigest()
 
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import APPLY_SH, FAKE_VERSION, REPO, Synthetic, dirs, git, git_env, snapshot
+from conftest import APPLY_SH, FAKE_VERSION, REPO, Synthetic, dirs, git, git_env, shipped, snapshot
 
 
 def run_apply(*args: object, cwd: Optional[Path] = None, env: Optional[dict] = None,
@@ -34,8 +34,14 @@ def target(synthetic: Synthetic, tmp_path: Path) -> Path:
     return synthetic.copy("pristine", tmp_path / "lightning")
 
 
-def without_tests(snap: dict) -> dict:
-    return {k: v for k, v in snap.items() if not k.startswith("tests/")}
+@pytest.fixture
+def sdist_tree(synthetic: Synthetic, tmp_path: Path) -> Path:
+    """The fake sdist extracted: no tests/, docs/ holds only images."""
+    return synthetic.sdist(tmp_path / "sdist")
+
+
+def only_shipped(snap: dict) -> dict:
+    return {k: v for k, v in snap.items() if shipped(k)}
 
 
 def test_pristine_apply(synthetic: Synthetic, target: Path) -> None:
@@ -43,6 +49,7 @@ def test_pristine_apply(synthetic: Synthetic, target: Path) -> None:
     assert proc.returncode == 0, proc.output
     assert snapshot(target) == snapshot(synthetic.all)
     assert "Applying patch rfc/0001-Add-the-consolidation-hook.diff" in proc.stdout
+    assert "Skipping" not in proc.stdout  # tests/ and docs/ are there: everything applies
     assert proc.stdout.rstrip().endswith("Now at patch compat/0002-Drop-the-removed-util-module.diff")
     assert os.access(target / "pytorch_lightning/checkpoint/consolidate.py", os.X_OK)
 
@@ -143,8 +150,8 @@ def test_target_nested_in_another_git_repo(synthetic: Synthetic, tmp_path: Path)
     assert snapshot(target) != snapshot(synthetic.pristine)
 
 
-def _git_apply(target: Path, patch: Path) -> None:
-    subprocess.run(["git", "apply", str(patch)], cwd=target, env=git_env(target.parent), check=True)
+def _git_apply(target: Path, patch: Path, *args: str) -> None:
+    subprocess.run(["git", "apply", *args, str(patch)], cwd=target, env=git_env(target.parent), check=True)
 
 
 def test_half_applied_tree_is_reported_then_completed(synthetic: Synthetic, target: Path) -> None:
@@ -154,7 +161,7 @@ def test_half_applied_tree_is_reported_then_completed(synthetic: Synthetic, targ
     before = snapshot(target)
     check = apply(synthetic, target, "--check")
     assert check.returncode == 0, check.output
-    assert "rfc: 2 of 4 patches applied (0001, 0002); 0003.. not applied" in check.stdout
+    assert "rfc: 2 of 5 patches applied (0001, 0002); 0003.. not applied" in check.stdout
     assert "compat: none of 2 patches applied" in check.stdout
     assert snapshot(target) == before
     proc = apply(synthetic, target)
@@ -169,7 +176,7 @@ def test_half_applied_tree_reverses_to_pristine(synthetic: Synthetic, target: Pa
         _git_apply(target, patch)
     proc = apply(synthetic, target, "--reverse")
     assert proc.returncode == 0, proc.output
-    assert "rfc: 3 of 4 patches applied (0001, 0002, 0003); 0004.. not applied" in proc.stdout
+    assert "rfc: 3 of 5 patches applied (0001, 0002, 0003); 0004.. not applied" in proc.stdout
     assert snapshot(target) == snapshot(synthetic.pristine)
 
 
@@ -215,16 +222,54 @@ def test_missing_git_is_a_clear_error(synthetic: Synthetic, target: Path, tmp_pa
     assert snapshot(target) == before
 
 
-def test_tests_only_patch_skipped_without_tests_dir(synthetic: Synthetic, target: Path) -> None:
-    shutil.rmtree(target / "tests")
-    proc = apply(synthetic, target)
+def test_sdist_gets_code_parts_and_skips_tests_and_docs(synthetic: Synthetic, sdist_tree: Path) -> None:
+    pristine = snapshot(sdist_tree)
+    assert pristine == only_shipped(snapshot(synthetic.pristine))
+    proc = apply(synthetic, sdist_tree)
     assert proc.returncode == 0, proc.output
-    assert "Skipping patch rfc/0004-Test-the-consolidation-hook.diff" in proc.stdout
-    assert snapshot(target) == without_tests(snapshot(synthetic.all))
-    again = apply(synthetic, target)
-    assert again.returncode == 0 and "already applied" in again.stdout
-    assert apply(synthetic, target, "--reverse").returncode == 0
-    assert snapshot(target) == without_tests(snapshot(synthetic.pristine))
+    out = proc.stdout
+    assert ("Skipping tests/ and docs/ changes of rfc/0001-Add-the-consolidation-hook.diff (1 file): "
+            "the target does not ship them") in out
+    assert "Skipping tests/ and docs/ changes of rfc/0002-Add-checkpoint-consolidation-module.diff (1 file)" in out
+    assert "Skipping tests/ and docs/ changes of rfc/0004-Document-checkpoint-consolidation.diff (2 files)" in out
+    assert "Skipping patch rfc/0005-Test-the-trainer-hook-call.diff: it only changes tests/ and docs/" in out
+    assert "0003" not in out.split("rfc: none")[0]  # patches without such files are not mentioned
+    assert "rfc: none of 4 patches applied" in out
+    assert "Applying patch rfc/0004-Document-checkpoint-consolidation.diff" in out
+    assert snapshot(sdist_tree) == only_shipped(snapshot(synthetic.all))
+    assert "Checkpoint consolidation" in (sdist_tree / "CHANGELOG.md").read_text()
+    assert not (sdist_tree / "tests").exists() and not (sdist_tree / "docs/source/index.rst").exists()
+    again = apply(synthetic, sdist_tree)
+    assert again.returncode == 0 and "already applied" in again.stdout, again.output
+    assert "rfc: all 4 patches applied" in again.stdout
+    reverse = apply(synthetic, sdist_tree, "--reverse")
+    assert reverse.returncode == 0, reverse.output
+    assert snapshot(sdist_tree) == pristine
+    assert dirs(sdist_tree) == dirs(synthetic.pristine) - {"tests", "docs/source/common"}
+
+
+def test_half_applied_sdist_is_detected_exactly(synthetic: Synthetic, sdist_tree: Path) -> None:
+    for patch in sorted((synthetic.patches / FAKE_VERSION / "rfc").glob("*.diff"))[:4]:
+        _git_apply(sdist_tree, patch, "--exclude=tests/*", "--exclude=docs/*")
+    check = apply(synthetic, sdist_tree, "--check")
+    assert check.returncode == 0, check.output
+    assert "rfc: all 4 patches applied" in check.stdout
+    (sdist_tree / "CHANGELOG.md").write_bytes((synthetic.pristine / "CHANGELOG.md").read_bytes())
+    check = apply(synthetic, sdist_tree, "--check")
+    assert "rfc: 3 of 4 patches applied (0001, 0002, 0003); 0004.. not applied" in check.stdout
+    proc = apply(synthetic, sdist_tree)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(sdist_tree) == only_shipped(snapshot(synthetic.all))
+
+
+def test_check_names_conflicts_in_kept_parts_only(synthetic: Synthetic, sdist_tree: Path) -> None:
+    (sdist_tree / "CHANGELOG.md").write_text("mine\n")
+    before = snapshot(sdist_tree)
+    proc = apply(synthetic, sdist_tree, "--check")
+    assert proc.returncode != 0
+    assert "conflict in rfc/0004-Document-checkpoint-consolidation.diff" in proc.stderr
+    assert "CHANGELOG.md, hunk @@ -5,3 +5,4 @@" in proc.stderr and "docs/" not in proc.stderr
+    assert snapshot(sdist_tree) == before
 
 
 def test_series_apply_in_either_order(synthetic: Synthetic, target: Path) -> None:
@@ -285,7 +330,7 @@ def test_worktree_then_export_round_trips(synthetic: Synthetic, tmp_path: Path) 
     wt = tmp_path / "work tree"
     proc = maintain(synthetic, "worktree", FAKE_VERSION, wt, "--source", synthetic.dev)
     assert proc.returncode == 0, proc.output
-    assert git(wt, "rev-list", "--count", "pristine..rfc").strip() == "4"
+    assert git(wt, "rev-list", "--count", "pristine..rfc").strip() == "5"
     assert git(wt, "rev-list", "--count", "pristine..compat").strip() == "2"
     patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
     (patches / FAKE_VERSION / "rfc" / "0009-stale.diff").write_text("stale")
@@ -294,20 +339,31 @@ def test_worktree_then_export_round_trips(synthetic: Synthetic, tmp_path: Path) 
     assert snapshot(patches) == snapshot(synthetic.patches)
 
 
-def test_worktree_from_sdist_refuses_to_drop_tests_patches(synthetic: Synthetic, tmp_path: Path) -> None:
+def test_worktree_from_sdist_refuses_to_drop_tests_and_docs(synthetic: Synthetic, tmp_path: Path) -> None:
     proc = maintain(synthetic, "worktree", FAKE_VERSION, tmp_path / "wt")
-    assert proc.returncode == 1
-    assert "rfc/0004-Test-the-consolidation-hook.diff" in proc.stderr and "--source" in proc.stderr
+    assert proc.returncode == 1, proc.output
+    for label in ("0001-Add-the-consolidation-hook", "0002-Add-checkpoint-consolidation-module",
+                  "0004-Document-checkpoint-consolidation", "0005-Test-the-trainer-hook-call"):
+        assert f"rfc/{label}.diff" in proc.stderr
+    assert "0003" not in proc.stderr and "compat/" not in proc.stderr
+    assert "--source" in proc.stderr
     assert not (tmp_path / "wt").exists()
 
 
 def test_lint_passes_and_says_what_it_skipped(synthetic: Synthetic) -> None:
     proc = maintain(synthetic, "lint")
     assert proc.returncode == 0, proc.output
-    assert "skipped rfc/0004-Test-the-consolidation-hook.diff" in proc.stdout
-    full = maintain(synthetic, "lint", "--source", synthetic.pristine)
+    assert (f"{FAKE_VERSION}: rfc/0004-Document-checkpoint-consolidation.diff: not checked against the "
+            "sdist: docs/source/common/trainer.rst, docs/source/index.rst; "
+            "pass --source CLONE to check them") in proc.stdout
+    assert "rfc/0005-Test-the-trainer-hook-call.diff: not checked against the sdist: " \
+           "tests/checkpoint/test_consolidate.py, tests/test_core.py" in proc.stdout
+    assert "rfc onto pristine: git am (4 patches)" in proc.stdout
+    full = maintain(synthetic, "lint", "--source", synthetic.dev)
     assert full.returncode == 0, full.output
-    assert "rfc onto pristine: patch -F0 (4 patches)" in full.stdout
+    assert "not checked" not in full.stdout
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert f"rfc onto pristine: {tool} (5 patches)" in full.stdout
 
 
 def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
@@ -316,6 +372,8 @@ def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
     first = sorted(rfc.glob("0001-*.diff"))[0]
     first.write_text(first.read_text().replace("Last-Update: 2024-01-01\n", ""))
     (rfc / "0099-unlisted.diff").write_text(first.read_text())
+    second = sorted(rfc.glob("0002-*.diff"))[0]
+    second.write_text(second.read_text() + "-- \n2.43.0\n\n")  # a signature
     fix = sorted(compat.glob("0001-*.diff"))[0]
     fix.write_text(fix.read_text().replace(" trainer_line_27 = 27", " trainer_line_27 = 'drift'"))
     proc = maintain(synthetic, "lint", patches=patches)
@@ -323,5 +381,6 @@ def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
     out = proc.stdout
     assert f"{FAKE_VERSION}/rfc/0001-Add-the-consolidation-hook.diff: missing or malformed Last-Update" in out
     assert "0099-unlisted.diff is not listed in series" in out
+    assert "rfc/0002-Add-checkpoint-consolidation-module.diff: text after the file diffs" in out
     for tool in ("git apply", "patch -F0", "git am"):
         assert f"compat onto pristine: {tool}: compat/0001-Fix-trainer-for-new-python.diff" in out

@@ -24,8 +24,8 @@ from typing import Optional, Sequence
 
 from . import sdist
 from .gitcmd import require_tool
-from .series import (SERIES_ORDER, SHA_FILE, Patch, PatchsetError, load_series, skip_reason,
-                     supported_versions, version_key)
+from .series import (DOCS_DIR, SERIES_ORDER, SHA_FILE, TESTS_DIR, FileDiff, Patch, PatchsetError,
+                     load_series, narrow, supported_versions, version_key)
 from .staging import Staging, apply_patch, explain_failure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +35,11 @@ PROG = "apply.sh"
 
 @dataclass
 class Plan:
-    """The patches of every series that apply to this target, in order."""
+    """The patches of every series that apply to this target, in order, each
+    narrowed to the file diffs this target has (series.narrow)."""
     version: str
     patches: dict[str, list[Patch]]
-    skipped: list[tuple[Patch, str]] = field(default_factory=list)
+    skipped: list[tuple[Patch, list[FileDiff]]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     def all_paths(self) -> set[str]:
@@ -67,10 +68,14 @@ def make_plan(target: Path, patches_root: Path) -> Plan:
     for name in SERIES_ORDER:
         if not (patches_root / version / name / "series").is_file():
             plan.missing.append(name)
-        patches = load_series(patches_root, version, name)
-        # the sdist ships no tests/ (nor docs sources): such patches cannot apply there
-        plan.skipped += [(p, r) for p in patches if (r := skip_reason(p, target))]
-        plan.patches[name] = [p for p in patches if not skip_reason(p, target)]
+        plan.patches[name] = []
+        for patch in load_series(patches_root, version, name):
+            # the sdist ships no tests/ and no docs sources: leave those file diffs out
+            kept, dropped = narrow(patch, target)
+            if dropped:
+                plan.skipped.append((patch, dropped))
+            if kept.files:
+                plan.patches[name].append(kept)
     return plan
 
 
@@ -172,8 +177,17 @@ def _report_plan(plan: Plan, selected: Sequence[str]) -> None:
     for name in plan.missing:
         if name in selected:
             print(f"{name}: no series for {plan.version} (nothing to do for it)")
-    for patch, reason in plan.skipped:
-        print(f"Skipping patch {patch.label}: {reason}")
+    for patch, dropped in plan.skipped:
+        print(skip_message(patch, dropped))
+
+
+def skip_message(patch: Patch, dropped: list[FileDiff]) -> str:
+    if len(dropped) == len(patch.files):
+        return (f"Skipping patch {patch.label}: it only changes {TESTS_DIR}/ and {DOCS_DIR}/ "
+                f"files that the target does not ship")
+    count = f"{len(dropped)} file{'s' if len(dropped) != 1 else ''}"
+    return (f"Skipping {TESTS_DIR}/ and {DOCS_DIR}/ changes of {patch.label} ({count}): "
+            f"the target does not ship them")
 
 
 def _peel(tree: Staging, plan: Plan) -> dict[str, int]:

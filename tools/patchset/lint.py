@@ -14,8 +14,8 @@ from typing import Callable, Optional
 
 from . import pristine, sdist
 from .gitcmd import clean_env, first_error, git, require_tool, run
-from .series import (SERIES_ORDER, SHA_FILE, TESTS_DIR, Patch, PatchsetError, parse_patch,
-                     read_series, skip_reason, version_dirs)
+from .series import (SERIES_ORDER, SHA_FILE, TESTS_DIR, Patch, PatchsetError, narrow,
+                     parse_patch, read_series, version_dirs)
 from .staging import explain_failure, git_apply
 
 RFC_BUG = "https://github.com/PyTorchLightning/pytorch-lightning/issues/6672"
@@ -70,7 +70,7 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
         if source:
             if not pristine.add_unshipped(pin, source, version, Path(tmp) / "source"):
                 report.note(f"--source {source} has no {TESTS_DIR}/")
-        check_application(pin, version, series, Path(tmp), report)
+        check_application(pin, version, series, Path(tmp), report, source)
 
 
 def _check_pin(vdir: Path, report: Report) -> bool:
@@ -137,9 +137,13 @@ def check_headers(patch: Patch, report: Report, where: str) -> None:
         report.problem(f"{where}: missing or malformed Last-Update: (YYYY-MM-DD)")
     if patch.series == "rfc" and trailers.get("Bug") != RFC_BUG:
         report.problem(f"{where}: rfc patches need Bug: {RFC_BUG}")
-    if patch.touches_tests and not patch.tests_only:
-        report.problem(f"{where}: mixes {TESTS_DIR}/ and other files; the sdist has no {TESTS_DIR}/, "
-                       f"so put test changes in a patch of their own")
+    try:
+        exact = patch.mail_text() == patch.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        exact = False
+    if not exact:
+        report.problem(f"{where}: text after the file diffs that tools ignore (a signature?); "
+                       f"regenerate it with git format-patch --no-signature")
 
 
 def _valid_date(text: str) -> bool:
@@ -153,12 +157,24 @@ def _valid_date(text: str) -> bool:
 
 
 def check_application(pin: Path, version: str, series: dict[str, list[Patch]], tmp: Path,
-                      report: Report) -> None:
-    """rfc in order onto pristine; compat onto pristine and onto rfc-applied."""
-    usable = {name: [p for p in ps if not skip_reason(p, pin)] for name, ps in series.items()}
-    for patch in (p for ps in series.values() for p in ps if skip_reason(p, pin)):
-        report.note(f"{version}: skipped {patch.label}: {skip_reason(patch, pin)} (the sdist); "
-                    f"pass --source <Lightning clone> to check it")
+                      report: Report, source: Optional[Path] = None) -> None:
+    """rfc in order onto pristine; compat onto pristine and onto rfc-applied.
+
+    Each patch is narrowed to the pin like the apply engine does: file diffs
+    of tests/ and docs/ that the sdist lacks are left out and named in a note.
+    """
+    usable: dict[str, list[Patch]] = {}
+    for name, patches in series.items():
+        usable[name] = []
+        for patch in patches:
+            kept, dropped = narrow(patch, pin)
+            if dropped:
+                where = f"--source {source} lacks them" if source else \
+                    "pass --source CLONE to check them"
+                report.note(f"{version}: {patch.label}: not checked against the sdist: "
+                            f"{', '.join(sorted(fd.path for fd in dropped))}; {where}")
+            if kept.files:
+                usable[name].append(kept)
     scenarios = [("rfc onto pristine", [], usable["rfc"]),
                  ("compat onto pristine", [], usable["compat"])]
     if usable["rfc"] and usable["compat"]:
@@ -198,20 +214,21 @@ def _run_steps(tree: Path, base: list[Patch], patches: list[Patch], step: Step, 
 
 
 def _git_apply_step(tree: Path, patch: Patch) -> Optional[str]:
-    text = patch.path.read_text(encoding="utf-8")
+    text = patch.diff_text()
     if git_apply(tree, text, check=True):
         return f"does not apply: {explain_failure(tree, patch)}"
     return git_apply(tree, text)
 
 
 def _patch_step(tree: Path, patch: Patch) -> Optional[str]:
-    base = ["patch", "-p1", "-F0", "--force", "--forward", "-i", str(patch.path.resolve())]
-    dry = run([*base, "--dry-run"], tree)
+    # the narrowed text on stdin: patch(1) must not see the file diffs left out
+    base = ["patch", "-p1", "-F0", "--force", "--forward"]
+    dry = run([*base, "--dry-run"], tree, stdin=patch.diff_text())
     if dry.returncode != 0:
         lines = [ln for ln in dry.stdout.splitlines() if "FAILED" in ln or "fuzz" in ln] \
             or dry.stdout.splitlines() or dry.stderr.splitlines()
         return f"patch -p1 --dry-run -F0 fails: {'; '.join(lines[:3])}"
-    real = run([*base, "--no-backup-if-mismatch", "-s"], tree)
+    real = run([*base, "--no-backup-if-mismatch", "-s"], tree, stdin=patch.diff_text())
     return None if real.returncode == 0 else f"patch -p1 -F0 fails: {real.stdout.strip()}"
 
 
@@ -230,7 +247,8 @@ def _am_env(tree: Path) -> dict[str, str]:
 
 
 def _git_am_step(tree: Path, patch: Patch) -> Optional[str]:
-    proc = git(["am", "-q", "--whitespace=nowarn", str(patch.path.resolve())], tree, _am_env(tree), check=False)
+    proc = git(["am", "-q", "--whitespace=nowarn"], tree, _am_env(tree), check=False,
+               stdin=patch.mail_text())
     return None if proc.returncode == 0 else f"git am fails: {first_error(proc.stderr + proc.stdout)}"
 
 

@@ -21,8 +21,8 @@ from typing import Optional, Sequence
 from . import lint as lint_mod
 from . import pristine
 from .gitcmd import clean_env, git, require_tool
-from .series import (SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, read_series, series_dir,
-                     skip_reason)
+from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
+                     read_series, series_dir)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROG = "python3 -m tools.patchset.maintain"
@@ -61,14 +61,13 @@ def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path
 
 
 def _refuse_missing_tests(tree: Path, series: dict) -> None:
-    # patches that cannot be git-am'ed here would be dropped by a later export
-    no_tests = not (tree / TESTS_DIR).is_dir()
-    needing = [p.label for ps in series.values() for p in ps
-               if (p.touches_tests and no_tests) or skip_reason(p, tree)]
+    # git am cannot apply file diffs to files the tree lacks; a later export
+    # would silently drop them from the patches
+    needing = [p.label for ps in series.values() for p in ps if narrow(p, tree)[1]]
     if needing:
         shutil.rmtree(tree)
-        raise PatchsetError(f"{', '.join(needing)} touch files the sdist lacks ({TESTS_DIR}/, docs); "
-                            f"pass --source <Lightning clone>")
+        raise PatchsetError(f"{', '.join(needing)} change {TESTS_DIR}/ or {DOCS_DIR}/ files that "
+                            f"the sdist does not ship; pass --source <Lightning clone>")
 
 
 def _set_identity(repo: Path, env: dict[str, str], series: dict) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email.header
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -62,6 +62,7 @@ class Patch:
     headers: dict[str, str]     # mail headers (From, Subject, Date)
     body: list[str]             # commit message body (after Subject)
     files: list[FileDiff]
+    preamble: str = ""          # everything before the first "diff --git" line
 
     @property
     def name(self) -> str:
@@ -79,14 +80,14 @@ class Patch:
     def paths(self) -> set[str]:
         return set().union(*(f.paths for f in self.files)) if self.files else set()
 
-    @property
-    def tests_only(self) -> bool:
-        paths = self.paths
-        return bool(paths) and all(_under_tests(p) for p in paths)
+    def diff_text(self) -> str:
+        """The diff part fed to `git apply`: only the file diffs this Patch holds
+        (a Patch narrowed to a target has lost the files the target lacks)."""
+        return "".join(fd.text() for fd in self.files)
 
-    @property
-    def touches_tests(self) -> bool:
-        return any(_under_tests(p) for p in self.paths)
+    def mail_text(self) -> str:
+        """The patch as a mail for `git am`: header and message, then diff_text()."""
+        return self.preamble + self.diff_text()
 
     def _paragraphs(self) -> tuple[list[str], list[str]]:
         """(description lines, trailer lines): trailers are the last paragraph
@@ -119,29 +120,48 @@ class Patch:
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*?)\s*$")
 
 
-def _under_tests(path: str) -> bool:
-    return path == TESTS_DIR or path.startswith(TESTS_DIR + "/")
+def unshipped(path: str) -> bool:
+    """Under tests/ or docs/: parts of the source tree a release may not ship."""
+    return path.split("/", 1)[0] in (TESTS_DIR, DOCS_DIR)
 
 
-def _under_docs(path: str) -> bool:
-    return path.startswith(DOCS_DIR + "/")
+def _area_missing(tree: Path, path: str) -> bool:
+    """True when `tree` has no source files where `path` lives.
 
-
-def skip_reason(patch: Patch, tree: Path) -> Optional[str]:
-    """Why `patch` cannot apply to `tree` because the tree does not ship its files.
-
-    The sdist has no tests/ and only images under docs/: a patch limited to
-    those must be skipped there, not fail the whole run.  Anything else that
-    does not apply is a conflict and is reported as such.
+    The nearest directory of `path` that exists in tree decides: the tree
+    root (e.g. no tests/ at all), or a directory holding no files, only
+    subdirectories (the sdist's docs/source/ has only _static/images/), means
+    the tree does not ship that part.  Looking at the nearest existing
+    directory, not the file itself, keeps the answer the same whether or not
+    earlier patches were applied: a file created in a new test directory is
+    judged by the test directory above it.
     """
-    if patch.tests_only and not (tree / TESTS_DIR).is_dir():
-        return f"it only touches {TESTS_DIR}/ and the target has no {TESTS_DIR}/ directory"
-    paths = patch.paths
-    needed = [f.old_path for f in patch.files if f.old_path]
-    if paths and all(_under_tests(p) or _under_docs(p) for p in paths) and needed \
-            and not any((tree / p).exists() for p in needed):
-        return f"it only touches {TESTS_DIR}/ or {DOCS_DIR}/ files that the target does not have"
-    return None
+    for parent in (tree / path).parents:
+        if parent == tree:
+            return True
+        if parent.is_dir():
+            return not any(entry.is_file() for entry in parent.iterdir())
+    return True
+
+
+def excluded(fd: FileDiff, tree: Path) -> bool:
+    """Is this file diff left out on `tree`?  Only tests/ and docs/ files can be:
+    a missing file anywhere else is a real conflict."""
+    paths = fd.paths
+    return bool(paths) and all(unshipped(p) and _area_missing(tree, p) for p in paths)
+
+
+def narrow(patch: Patch, tree: Path) -> tuple[Patch, list[FileDiff]]:
+    """(patch limited to the file diffs that apply to tree, the excluded ones).
+
+    The single place where the tests/ and docs/ rule is decided; everything
+    else (state detection, apply, reverse, check, lint) uses the narrowed
+    Patch and its diff_text().  The kept Patch may have no files left.
+    """
+    dropped = [fd for fd in patch.files if excluded(fd, tree)]
+    if not dropped:
+        return patch, []
+    return replace(patch, files=[fd for fd in patch.files if fd not in dropped]), dropped
 
 
 def read_series(series_file: Path) -> list[str]:
@@ -205,7 +225,8 @@ def parse_patch(path: Path, series: str) -> Patch:
     files = _parse_diff(rest)
     if not files:
         raise PatchsetError(f"{series}/{path.name}: contains no diff")
-    return Patch(series, path, headers, body, files)
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("diff --git "))
+    return Patch(series, path, headers, body, files, "".join(lines[:first]))
 
 
 def _split_mail(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]]:

@@ -127,7 +127,8 @@ def git_apply(tree: Path, patch_text: str, reverse: bool = False,
 
 
 def apply_patch(tree: Path, patch: Patch, reverse: bool = False) -> Optional[str]:
-    return git_apply(tree, patch.path.read_text(encoding="utf-8"), reverse)
+    """Apply the file diffs `patch` holds (see series.narrow), not its file on disk."""
+    return git_apply(tree, patch.diff_text(), reverse)
 
 
 def explain_failure(tree: Path, patch: Patch, reverse: bool = False) -> str:
@@ -136,7 +137,7 @@ def explain_failure(tree: Path, patch: Patch, reverse: bool = False) -> str:
         if git_apply(tree, fd.text(), reverse, check=True) is None:
             continue
         return _explain_file(tree, fd, reverse)
-    err = git_apply(tree, patch.path.read_text(encoding="utf-8"), reverse, check=True)
+    err = git_apply(tree, patch.diff_text(), reverse, check=True)
     return err or "patch does not apply"
 
 
