@@ -317,10 +317,12 @@ def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
 
 # --- maintainer tools (tools/patchset/maintain.py) on the synthetic patch set ---
 
-def maintain(syn: Synthetic, *args: object, patches: Optional[Path] = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "--patches",
+def maintain(syn: Synthetic, *args: object, patches: Optional[Path] = None,
+             cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+    entry = ["-m", "tools.patchset.maintain"] if cwd is None else [str(REPO / "tools/patchset/maintain.py")]
+    proc = subprocess.run([sys.executable, *entry, "--patches",
                            str(patches or syn.patches), "--cache", str(syn.sdist_cache), *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+                          cwd=cwd or REPO, capture_output=True, text=True, timeout=60)
     proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in proc.output, proc.output
     return proc
@@ -340,7 +342,8 @@ def test_worktree_then_export_round_trips(synthetic: Synthetic, tmp_path: Path) 
 
 
 def test_worktree_from_sdist_refuses_to_drop_tests_and_docs(synthetic: Synthetic, tmp_path: Path) -> None:
-    proc = maintain(synthetic, "worktree", FAKE_VERSION, tmp_path / "wt")
+    # run as a file from another directory: works from any cwd
+    proc = maintain(synthetic, "worktree", FAKE_VERSION, tmp_path / "wt", cwd=tmp_path)
     assert proc.returncode == 1, proc.output
     for label in ("0001-Add-the-consolidation-hook", "0002-Add-checkpoint-consolidation-module",
                   "0004-Document-checkpoint-consolidation", "0005-Test-the-trainer-hook-call"):

@@ -7,7 +7,9 @@
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
 (git rebase -i pristine rfc); `export` regenerates the .diff files and the
-series file; `lint` checks the result.  Run from the repository root.
+series file; `lint` checks the result.  `-m tools.patchset.maintain` needs
+the repository root as cwd; `python3 <repo>/tools/patchset/maintain.py` works
+from any directory.
 """
 from __future__ import annotations
 
@@ -17,6 +19,14 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
+
+if __name__ == "__main__" and not __package__:
+    # run as a file: import the package as `patchset` from tools/ (as __main__.py does)
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+    sys.path.insert(0, str(_HERE.parent))
+    from patchset.maintain import main as _main
+    sys.exit(_main())
 
 from . import lint as lint_mod
 from . import pristine
