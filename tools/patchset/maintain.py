@@ -1,8 +1,9 @@
-"""Maintainer commands: worktree, export, lint.
+"""Maintainer commands: worktree, export, lint, tree.
 
     python3 -m tools.patchset.maintain worktree VERSION DIR [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain export VERSION SERIES DIR
     python3 -m tools.patchset.maintain lint [--source CLONE]
+    python3 -m tools.patchset.maintain tree VERSION DEST [--series rfc|compat|all|none] [--source CLONE_OR_TREE]
 
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
@@ -10,6 +11,10 @@ Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 series file; `lint` checks the result.  `-m tools.patchset.maintain` needs
 the repository root as cwd; `python3 <repo>/tools/patchset/maintain.py` works
 from any directory.
+
+`tree` is for test runs (tox): DEST becomes the verified sdist (or a copy of
+a clone/tree with --source) with the chosen series applied by the apply
+engine, i.e. exactly what `scripts/apply.sh DEST --series S` would produce.
 """
 from __future__ import annotations
 
@@ -28,11 +33,12 @@ if __name__ == "__main__" and not __package__:
     from patchset.maintain import main as _main
     sys.exit(_main())
 
+from . import apply as apply_mod
 from . import lint as lint_mod
 from . import pristine
 from .gitcmd import clean_env, git, require_tool
 from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
-                     read_series, series_dir)
+                     read_series, series_dir, supported_versions)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROG = "python3 -m tools.patchset.maintain"
@@ -68,6 +74,32 @@ def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path
     git(["checkout", "-q", SERIES_ORDER[0]], dest, env)
     git(["branch", "-q", "-D", "pristine-base"], dest, env)
     print(f"Worktree ready: {dest} (edit with `git rebase -i pristine <series>`, then export)")
+
+
+def tree(patches_root: Path, version: str, dest: Path, series: str, source: Optional[Path],
+         cache: Path) -> None:
+    """DEST = pristine VERSION (sdist or --source) + SERIES applied with the apply engine."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PatchsetError(f"{dest} exists and is not an empty directory")
+    if version not in supported_versions(patches_root):  # fail before fetching anything
+        listed = ", ".join(supported_versions(patches_root)) or "none"
+        raise PatchsetError(f"no patch series for {version} under {patches_root}; supported: {listed}")
+    if dest.exists():
+        dest.rmdir()
+    if source:
+        pristine.from_source(source, version, dest)
+        print(f"Copied Lightning {version} from {source} into {dest}")
+    else:
+        pristine.from_sdist(patches_root, version, cache, dest)
+        print(f"Extracted the verified {version} sdist into {dest}")
+    if series == "none":
+        return
+    opts = apply_mod.Options(dest, patches_root, series, reverse=False, check=False)
+    try:
+        apply_mod.run(opts)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # never leave a half-built tree to be reused
+        raise
 
 
 def _refuse_missing_tests(tree: Path, series: dict) -> None:
@@ -149,6 +181,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ex.add_argument("dir", type=Path)
     li = sub.add_parser("lint", help="check layout, headers and that every patch applies without fuzz")
     li.add_argument("--source", type=Path, help="Lightning clone providing tests/ for tests/ patches")
+    tr = sub.add_parser("tree", help="make DEST a pristine tree (verified sdist by default) "
+                                     "with a series applied, for test runs")
+    tr.add_argument("version")
+    tr.add_argument("dest", type=Path)
+    tr.add_argument("--series", choices=["rfc", "compat", "all", "none"], default="all",
+                    help="series to apply (default: all = rfc then compat; none = pristine)")
+    tr.add_argument("--source", type=Path, help="Lightning clone (tag VERSION) or tree instead of the sdist")
     return ap.parse_args(argv)
 
 
@@ -159,6 +198,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             worktree(args.patches, args.version, args.dir, args.source, args.cache)
         elif args.command == "export":
             export(args.patches, args.version, args.series, args.dir)
+        elif args.command == "tree":
+            tree(args.patches, args.version, args.dest, args.series, args.source, args.cache)
         else:
             return lint_mod.lint(args.patches, args.source, args.cache)
         return 0
