@@ -1,0 +1,203 @@
+"""Tests of `maintain tree` and tools/mutants.py on the synthetic patch set (no torch, no network)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import (FAKE_VERSION, FORMAT_PATCH, PRISTINE, REPO, Synthetic, _commit, _edit, _fake_sdist,
+                      git, shipped, snapshot)
+
+MAINTAIN = REPO / "tools" / "patchset" / "maintain.py"
+MUTANTS = REPO / "tools" / "mutants.py"
+
+
+def run(*args: object, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+def maintain_tree(syn_patches: Path, cache: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run(MAINTAIN, "--patches", syn_patches, "--cache", cache, "tree", FAKE_VERSION, dest, *extra)
+
+
+def shipped_part(tree: Path) -> dict:
+    return {rel: sig for rel, sig in snapshot(tree).items() if shipped(rel)}
+
+
+# --- maintain tree -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("series", ["all", "rfc", "compat", "none"])
+def test_tree_is_sdist_plus_series(synthetic: Synthetic, tmp_path: Path, series: str) -> None:
+    dest = tmp_path / "tree with space"
+    proc = maintain_tree(synthetic.patches, synthetic.sdist_cache, dest, "--series", series)
+    assert proc.returncode == 0, proc.stderr
+    expected = {"all": synthetic.all, "rfc": synthetic.rfc, "compat": synthetic.compat,
+                "none": synthetic.pristine}[series]
+    assert snapshot(dest) == shipped_part(expected)
+    assert "Extracted the verified" in proc.stdout
+
+
+def test_tree_is_what_apply_sh_makes(synthetic: Synthetic, tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    assert maintain_tree(synthetic.patches, synthetic.sdist_cache, made).returncode == 0
+    by_hand = synthetic.sdist(tmp_path / "by-hand")
+    proc = subprocess.run(["sh", str(REPO / "scripts" / "apply.sh"), str(by_hand),
+                           "--patches", str(synthetic.patches)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(made) == snapshot(by_hand)
+
+
+def test_tree_from_a_git_clone_keeps_tests(synthetic: Synthetic, tmp_path: Path) -> None:
+    dest = tmp_path / "tree"
+    proc = run(MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest,
+               "--source", synthetic.dev)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(dest) == snapshot(synthetic.all)
+
+
+def test_tree_refuses_a_non_empty_dest(synthetic: Synthetic, tmp_path: Path) -> None:
+    dest = tmp_path / "tree"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine\n")
+    proc = maintain_tree(synthetic.patches, synthetic.sdist_cache, dest)
+    assert proc.returncode == 1
+    assert "exists and is not an empty directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [p.name for p in dest.iterdir()] == ["keep.txt"]
+    assert (dest / "keep.txt").read_text() == "mine\n"
+
+
+def test_tree_refuses_unknown_version_before_fetching(synthetic: Synthetic, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = run(MAINTAIN, "--patches", synthetic.patches, "--cache", cache, "tree", "0.0.1", tmp_path / "t")
+    assert proc.returncode == 1
+    assert f"supported: {FAKE_VERSION}" in proc.stderr
+    assert not cache.exists() and not (tmp_path / "t").exists()
+
+
+def test_tree_removes_a_tree_whose_series_does_not_apply(synthetic: Synthetic, tmp_path: Path) -> None:
+    # a plain tree whose trainer.py conflicts with the compat patch
+    source = synthetic.copy("pristine", tmp_path / "source")
+    _edit(source, "pytorch_lightning/trainer.py", "trainer_line_28 = 28\n", "trainer_line_28 = 'local'\n")
+    dest = tmp_path / "tree"
+    proc = run(MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest, "--source", source)
+    assert proc.returncode == 1
+    assert "compat/0001" in proc.stderr and "trainer.py" in proc.stderr
+    assert not dest.exists()
+
+
+# --- mutants -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dependent_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A patch set whose rfc/0002 edits the line next to 0001's (a textual dependency);
+    0003 is independent; 0004 touches only CHANGELOG.md and docs (not a mutant)."""
+    base = tmp_path_factory.mktemp("dependent")
+    dev = base / "dev"
+    for rel, text in PRISTINE.items():
+        (dev / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dev / rel).write_text(text)
+    git(dev, "init", "-q", "-b", "main")
+    git(dev, "add", "-A")
+    git(dev, "commit", "-q", "-m", "pristine")
+    git(dev, "tag", "pristine")
+    git(dev, "checkout", "-q", "-b", "rfc")
+    _edit(dev, "pytorch_lightning/core.py", "core_line_5 = 5\n", "core_line_5 = 'a'\n")
+    _commit(dev, "Patch A")
+    _edit(dev, "pytorch_lightning/core.py", "core_line_6 = 6\n", "core_line_6 = 'b'\n")
+    _commit(dev, "Patch B, next to A")
+    _edit(dev, "pytorch_lightning/trainer.py", "trainer_line_2 = 2\n", "trainer_line_2 = 'c'\n")
+    _commit(dev, "Patch C, independent")
+    _edit(dev, "CHANGELOG.md", "- Initial release\n", "- Initial release\n- Consolidation\n")
+    _edit(dev, "docs/source/index.rst", "index_line_3 = 3\n", "index_line_3 = 'd'\n")
+    _commit(dev, "Patch D, docs only")
+    git(dev, "checkout", "-q", "-b", "compat", "pristine")
+    _edit(dev, "pytorch_lightning/trainer.py", "trainer_line_28 = 28\n", "trainer_line_28 = 'compat'\n")
+    _commit(dev, "Compat fix")
+    patches = base / "patches"
+    for series in ("rfc", "compat"):
+        out = patches / FAKE_VERSION / series
+        git(dev, *FORMAT_PATCH, "-q", "-o", str(out), f"pristine..{series}")
+        (out / "series").write_text("".join(p.name + "\n" for p in sorted(out.glob("*.diff"))))
+    git(dev, "checkout", "-q", "pristine")
+    tree = base / "pristine"
+    subprocess.run(["git", "archive", "--format=tar", "--prefix=pristine/", "pristine", "-o",
+                    str(base / "p.tar")], cwd=dev, check=True)
+    subprocess.run(["tar", "xf", str(base / "p.tar")], cwd=base, check=True)
+    digest = _fake_sdist(tree, base / "sdist")
+    (patches / FAKE_VERSION / "sdist.sha256").write_text(f"{digest}  pytorch-lightning-{FAKE_VERSION}.tar.gz\n")
+    return base
+
+
+SUITE_TESTS = {
+    "a": "def test_a():\n    assert core.core_line_5 == 'a'\n",
+    "b": "def test_b():\n    assert core.core_line_6 == 'b'\n",
+    "c": "def test_c():\n    assert trainer.trainer_line_2 == 'c'\n",
+    "compat": "def test_compat():\n    assert trainer.trainer_line_28 == 'compat'\n",
+}
+
+
+def write_suite(where: Path, which: list[str]) -> Path:
+    where.mkdir(parents=True)
+    (where / "test_fake.py").write_text("from pytorch_lightning import core, trainer\n\n\n"
+                                        + "\n\n".join(SUITE_TESTS[k] for k in which))
+    return where
+
+
+def run_mutants(dependent_set: Path, suite: Path, work: Path) -> subprocess.CompletedProcess:
+    return run(MUTANTS, "--version", FAKE_VERSION, "--patches", dependent_set / "patches",
+               "--cache", dependent_set / "sdist", "--workdir", work, "--suite", suite, "--profile=")
+
+
+def test_mutants_kills_every_code_patch_and_names_dependencies(dependent_set: Path, tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite", ["a", "b", "c", "compat"])
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "0001 left out; 0002 depends on it and was left out too" in out
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.splitlines() if line.startswith("| ")}
+    assert rows["control"][:2] == ["nothing", "passed"]
+    assert rows["0001"][:3] == ["0001, 0002", "killed", "test_fake::test_a"]
+    assert rows["0002"][:3] == ["0002", "killed", "test_fake::test_b"]
+    assert rows["0003"][:3] == ["0003", "killed", "test_fake::test_c"]
+    assert rows["0004"][1] == "not a mutant" and "touches no code" in rows["0004"][2]
+    assert "[1/4] control" in out and "[4/4] 0003" in out
+    assert "All 3 mutants killed" in out
+
+
+def test_mutants_fails_on_a_survivor(dependent_set: Path, tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite", ["a", "b", "compat"])  # nothing checks patch C
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 1
+    assert "| 0003 " in proc.stdout and "survived" in proc.stdout
+    assert "FAILED: 0003" in proc.stdout
+
+
+def test_mutants_fails_when_the_control_fails(dependent_set: Path, tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite", ["a"])
+    (suite / "test_broken.py").write_text("def test_broken():\n    assert False\n")
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 1
+    assert "FAILED: control" in proc.stdout
+
+
+def test_mutants_treats_no_tests_as_an_error(dependent_set: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "empty"
+    suite.mkdir()
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 1
+    assert "no tests collected" in proc.stdout
+    assert "killed" not in proc.stdout.split("| patch")[-1]
+
+
+def test_mutants_collection_error_is_not_a_kill(dependent_set: Path, tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite", ["a", "b", "c", "compat"])
+    (suite / "test_syntax.py").write_text("def broken(:\n")
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 1
+    table = proc.stdout.split("| patch")[-1]
+    assert "killed" not in table and "error" in table

@@ -1,0 +1,259 @@
+"""Mutation check of the conformance suite: leave out one rfc patch at a time.
+
+    python tools/mutants.py [--version 1.3.8] [--workdir build/mutants]
+                            [--profile explicit] [-- EXTRA PYTEST ARGS]
+
+For every patch of the rfc series that changes pytorch_lightning/ code, build
+a tree = pristine sdist + the rfc series without that patch + compat, and run
+the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched,
+`-x`, the `explicit` hypothesis profile that runs only the pinned @example
+cases). The suite must fail there with at least one failed test; a mutant that
+passes ("survived") means a hole in the suite or a patch with no purpose.
+
+A patch that changes no code (docs, CHANGELOG) is listed as "not a mutant".
+When a later rfc patch no longer applies without the one left out (a textual
+dependency), it is left out too, and the table says so.
+
+Before the mutants, a control run on the complete tree (all rfc + compat) must
+pass, otherwise "killed" would mean nothing.
+
+Trees are built with the apply engine (tools/patchset, via `maintain tree`)
+from one extracted sdist; mutants run sequentially. Exit status: 0 iff the
+control passed and every mutant was killed.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+from patchset import maintain, pristine  # noqa: E402
+from patchset.series import Patch, PatchsetError, load_series, narrow, read_series  # noqa: E402
+from patchset.staging import Staging, apply_patch  # noqa: E402
+
+CODE_DIR = "pytorch_lightning/"
+DEFAULT_VERSION = "1.3.8"
+# pytest exit codes (pytest.ExitCode) that are not "tests ran and some failed"
+EXIT_MEANING = {0: "all tests passed", 2: "interrupted (collection error?)", 3: "pytest internal error",
+                4: "pytest usage error", 5: "no tests collected"}
+
+
+@dataclass
+class Mutant:
+    patch: Patch
+    left_out: list[Patch] = field(default_factory=list)   # the patch itself + its dependents
+    dependents: list[Patch] = field(default_factory=list)
+    code: bool = True
+    result: str = ""          # killed / survived / error / not a mutant / passed (control)
+    detail: str = ""          # first failing test, or why it errored
+    seconds: float = 0.0
+
+    @property
+    def number(self) -> str:
+        return self.patch.number if self.patch else "-"
+
+
+def touches_code(patch: Patch) -> bool:
+    return any(p.startswith(CODE_DIR) for p in patch.paths)
+
+
+def plan_left_out(pristine_tree: Path, rfc: list[Patch], omit: Patch) -> list[Patch]:
+    """The rfc patches that cannot be applied once `omit` is left out, `omit` first.
+
+    Replays the rest of the series in order on a staging copy of the pristine
+    tree with the engine's own primitive; a patch that fails is left out too.
+    """
+    narrowed = [narrow(p, pristine_tree)[0] for p in rfc]
+    paths = set().union(*(p.paths for p in narrowed))
+    left_out = [omit]
+    with Staging(pristine_tree, paths) as stage:
+        for patch in narrowed:
+            if patch.name == omit.name or not patch.files:
+                continue
+            if apply_patch(stage.root, patch) is not None:
+                left_out.append(next(p for p in rfc if p.name == patch.name))
+    return left_out
+
+
+def filtered_patches_root(patches_root: Path, version: str, drop: Sequence[Patch], dest: Path) -> Path:
+    """A copy of patches/<version>/ whose rfc series lacks the `drop` patches."""
+    shutil.copytree(patches_root / version, dest / version)
+    series_file = dest / version / "rfc" / "series"
+    names = {p.name for p in drop}
+    kept = [n for n in read_series(series_file) if n not in names]
+    series_file.write_text("".join(n + "\n" for n in kept), encoding="utf-8")
+    for name in names:
+        (dest / version / "rfc" / name).unlink()
+    return dest
+
+
+def build_tree(patches_root: Path, version: str, source: Path, dest: Path, cache: Path) -> str:
+    """maintain tree VERSION DEST --series all --source SOURCE; returns its output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        maintain.tree(patches_root, version, dest, "all", source, cache)
+    return out.getvalue()
+
+
+def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
+              extra: Sequence[str]) -> tuple[int, str]:
+    """Run the conformance suite on tree; (pytest exit code, first failing test or '')."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    env["CONFORMANCE_TARGET"] = "patched"
+    cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider",
+           f"--junitxml={junit}", *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    return proc.returncode, first_failure(junit)
+
+
+def first_failure(junit: Path) -> str:
+    """'failed: <test>' or 'error: <test>' for the first bad testcase in a JUnit XML file."""
+    if not junit.is_file():
+        return ""
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError:
+        return ""
+    for case in root.iter("testcase"):
+        name = "::".join(filter(None, [case.get("classname"), case.get("name")]))
+        if case.find("failure") is not None:
+            return f"failed: {name}"
+        if case.find("error") is not None:
+            return f"error: {name}"
+    return ""
+
+
+def judge(mutant: Mutant, status: int, first: str, control: bool) -> None:
+    if control:
+        mutant.result = "passed" if status == 0 else "error"
+        mutant.detail = "" if status == 0 else (first or EXIT_MEANING.get(status, f"pytest exit {status}"))
+        return
+    if status == 1 and first.startswith("failed: "):
+        mutant.result, mutant.detail = "killed", first.removeprefix("failed: ")
+    elif status == 0:
+        mutant.result, mutant.detail = "survived", "no test failed"
+    else:
+        mutant.result = "error"
+        mutant.detail = first if status == 1 and first else EXIT_MEANING.get(status, f"pytest exit {status}")
+
+
+def left_out_text(m: Mutant) -> str:
+    if not m.code:
+        return "-"
+    return ", ".join(p.number for p in m.left_out) or "nothing"
+
+
+def table(rows: list[Mutant]) -> str:
+    head = ("patch", "left out", "result", "first failing test / reason", "time")
+    body = [(("control" if m.patch is None else m.patch.number), left_out_text(m) if m.patch else "nothing",
+             m.result, m.detail, f"{m.seconds:.0f}s" if m.seconds else "-") for m in rows]
+    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="tools/mutants.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", default=DEFAULT_VERSION)
+    ap.add_argument("--patches", type=Path, default=REPO / "patches")
+    ap.add_argument("--cache", type=Path, default=REPO / "build" / "sdist",
+                    help="where the sdist is downloaded/reused (default: build/sdist)")
+    ap.add_argument("--workdir", type=Path, default=REPO / "build" / "mutants",
+                    help="trees and logs (replaced on each run; default: build/mutants)")
+    ap.add_argument("--profile", default="explicit",
+                    help="hypothesis profile (default: explicit; empty: pass none)")
+    ap.add_argument("--suite", default="conformance",
+                    help="test path given to pytest, run from the repo root (default: conformance)")
+    ap.add_argument("--only", action="append", metavar="NNNN", help="run only this patch's mutant")
+    ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    return ap.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    work = args.workdir
+    try:
+        rfc = load_series(args.patches, args.version, "rfc")
+        if not rfc:
+            raise PatchsetError(f"no rfc patches for {args.version}")
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        base = work / "pristine"
+        pristine.from_sdist(args.patches, args.version, args.cache, base)
+    except (PatchsetError, OSError) as exc:
+        print(f"mutants: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Mutants of the {args.version} rfc series ({len(rfc)} patches); trees and logs in {work}")
+
+    mutants: list[Mutant] = []
+    for patch in rfc:
+        if args.only and patch.number not in args.only:
+            continue
+        m = Mutant(patch, code=touches_code(patch))
+        if not m.code:
+            m.result, m.detail = "not a mutant", f"touches no code (only {', '.join(sorted(patch.paths))})"
+        else:
+            m.left_out = plan_left_out(base, rfc, patch)
+            m.dependents = m.left_out[1:]
+        mutants.append(m)
+    runs = [Mutant(None)] + [m for m in mutants if m.code]  # type: ignore[arg-type]
+
+    for i, m in enumerate(runs, 1):
+        name = "control" if m.patch is None else m.patch.number
+        what = "complete tree (all rfc + compat), must pass" if m.patch is None else \
+            f"without {m.patch.name}"
+        print(f"[{i}/{len(runs)}] {name}: {what}", flush=True)
+        if m.dependents:
+            deps = ", ".join(p.number for p in m.dependents)
+            verb = "depends" if len(m.dependents) == 1 else "depend"
+            print(f"      {m.patch.number} left out; {deps} {verb} on it and "
+                  f"{'was' if len(m.dependents) == 1 else 'were'} left out too", flush=True)
+        start = time.monotonic()
+        tree = work / name
+        try:
+            with tempfile.TemporaryDirectory(prefix="mutant-patches-") as tmp:
+                root = filtered_patches_root(args.patches, args.version, m.left_out, Path(tmp)) \
+                    if m.left_out else args.patches
+                (work / f"{name}.build.log").write_text(
+                    build_tree(root, args.version, base, tree, args.cache), encoding="utf-8")
+        except (PatchsetError, OSError) as exc:
+            m.result, m.detail = "error", f"tree does not build: {exc}"
+        else:
+            status, first = run_suite(tree, args.suite, args.profile, work / f"{name}.xml", work / f"{name}.log",
+                                      args.pytest_args)
+            judge(m, status, first, control=m.patch is None)
+        m.seconds = time.monotonic() - start
+        print(f"      {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "
+              f"log {work / (name + '.log')})", flush=True)
+
+    rows = [runs[0]] + mutants
+    print()
+    print(table(rows))
+    bad = [m for m in runs if m.result not in ("killed", "passed")]
+    if bad:
+        names = ", ".join("control" if m.patch is None else m.patch.number for m in bad)
+        print(f"\nFAILED: {names} (survived or errored); see the logs in {work}")
+        return 1
+    print(f"\nAll {len(runs) - 1} mutants killed; control passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
