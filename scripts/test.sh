@@ -1,0 +1,36 @@
+#!/bin/sh
+# Run the test matrix: bootstrap tox into build/tox-venv (once), then run tox
+# with the default env list (apply, patched, upstream, mutants; see tox.ini).
+# Arguments are passed to tox, e.g. `scripts/test.sh -e apply`.
+# Needs: python3 (3.11) with venv, git and patch on PATH; network to PyPI on
+# the first run.
+set -eu
+case "$0" in
+    */*) here=${0%/*} ;;
+    *) here=. ;;
+esac
+root=$(cd -- "$here/.." && pwd -P)
+venv="$root/build/tox-venv"
+tox_req="tox==4.67.15"
+
+python=${PYTHON:-python3}
+if ! command -v "$python" >/dev/null 2>&1; then
+    echo "test.sh: error: $python not found in PATH; install Python 3.11" >&2
+    exit 1
+fi
+for tool in git patch; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "test.sh: error: $tool not found in PATH (the apply tests need it)" >&2
+        exit 1
+    fi
+done
+
+if ! "$venv/bin/python" -m tox --version 2>/dev/null | grep -q "^${tox_req#tox==} "; then
+    echo "test.sh: bootstrapping $tox_req into $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet "$tox_req"
+fi
+
+cd "$root"
+exec "$venv/bin/python" -m tox -c "$root/tox.ini" "$@"
