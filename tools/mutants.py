@@ -70,6 +70,11 @@ def touches_code(patch: Patch) -> bool:
     return any(p.startswith(CODE_DIR) for p in patch.paths)
 
 
+def top_level(patch: Patch) -> str:
+    """'CHANGELOG.md, docs/': the top-level files and directories a patch changes."""
+    return ", ".join(sorted({p.split("/", 1)[0] + ("/" if "/" in p else "") for p in patch.paths}))
+
+
 def plan_left_out(pristine_tree: Path, rfc: list[Patch], omit: Patch) -> list[Patch]:
     """The rfc patches that cannot be applied once `omit` is left out, `omit` first.
 
@@ -208,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         m = Mutant(patch, code=touches_code(patch))
         if not m.code:
-            m.result, m.detail = "not a mutant", f"touches no code (only {', '.join(sorted(patch.paths))})"
+            m.result, m.detail = "not a mutant", f"touches no code (only {top_level(patch)})"
         else:
             m.left_out = plan_left_out(base, rfc, patch)
             m.dependents = m.left_out[1:]
