@@ -24,8 +24,9 @@ from typing import Optional, Sequence
 
 from . import sdist
 from .gitcmd import require_tool
-from .series import (DOCS_DIR, SERIES_ORDER, SHA_FILE, TESTS_DIR, FileDiff, Patch, PatchsetError,
-                     load_series, narrow, supported_versions, version_key)
+from .series import (DOCS_DIR, MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, FileDiff, Patch,
+                     PatchsetError, load_series, narrow, normalize_version, resolve,
+                     supported_versions, version_key)
 from .staging import Staging, apply_patch, explain_failure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,12 +42,15 @@ class Plan:
     patches: dict[str, list[Patch]]
     skipped: list[tuple[Patch, list[FileDiff]]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict)  # series -> release it is borrowed from
 
     def all_paths(self) -> set[str]:
         return set().union(set(), *(p.paths for ps in self.patches.values() for p in ps))
 
 
 def read_version(target: Path) -> str:
+    """The release of a tree in PEP 440 spelling (the patches/ dir name):
+    `__version__ = '1.3.7post0'` reads as 1.3.7.post0."""
     about = target / ABOUT
     if not about.is_file():
         raise PatchsetError(f"{target} is not a Lightning source tree ({ABOUT} not found)")
@@ -54,7 +58,7 @@ def read_version(target: Path) -> str:
                   about.read_text(encoding="utf-8", errors="replace"), re.M)
     if not m:
         raise PatchsetError(f"cannot find __version__ in {about}")
-    return m.group(1)
+    return normalize_version(m.group(1))
 
 
 def make_plan(target: Path, patches_root: Path) -> Plan:
@@ -66,8 +70,11 @@ def make_plan(target: Path, patches_root: Path) -> Plan:
                             f" (from {patches_root})")
     plan = Plan(version, {})
     for name in SERIES_ORDER:
-        if not (patches_root / version / name / "series").is_file():
+        sdir, alias = resolve(patches_root, version, name)
+        if not (sdir / "series").is_file():
             plan.missing.append(name)
+        elif alias:
+            plan.shared[name] = alias.target
         plan.patches[name] = []
         for patch in load_series(patches_root, version, name):
             # the sdist ships no tests/ and no docs sources: leave those file diffs out
@@ -177,6 +184,9 @@ def _report_plan(plan: Plan, selected: Sequence[str]) -> None:
     for name in plan.missing:
         if name in selected:
             print(f"{name}: no series for {plan.version} (nothing to do for it)")
+    for name, target in plan.shared.items():
+        if name in selected:
+            print(f"{name}: {plan.version} uses the {target} series ({MAP_FILE})")
     for patch, dropped in plan.skipped:
         print(skip_message(patch, dropped))
 

@@ -4,6 +4,8 @@ Layout (see patches/README.md):
     <patches>/<version>/sdist.sha256
     <patches>/<version>/<series>/series        patch file names in order, '#' comments
     <patches>/<version>/<series>/NNNN-*.diff   `git format-patch` output
+    <patches>/versions.map                     "<version> <series> = <version>" aliases:
+                                               a series shared with another release
 
 Both the apply engine and the maintainer tools use this module, so the
 format is understood in exactly one place.
@@ -20,6 +22,7 @@ from typing import Optional
 # and re-applied last whenever rfc has to change underneath it.
 SERIES_ORDER = ("rfc", "compat")
 SHA_FILE = "sdist.sha256"
+MAP_FILE = "versions.map"
 TESTS_DIR = "tests"
 DOCS_DIR = "docs"  # the sdist ships only images from it
 
@@ -174,16 +177,104 @@ def read_series(series_file: Path) -> list[str]:
     return names
 
 
+def normalize_version(version: str) -> str:
+    """PEP 440 spelling of a release, as PyPI names its files and as patches/ names
+    its dirs: Lightning's `__version__ = '1.3.7post0'` is release 1.3.7.post0."""
+    v = version.strip().lower()
+    m = re.fullmatch(r"v?(\d+(?:\.\d+)*)(?:[._-]?(a|b|rc)[._-]?(\d*))?"
+                     r"(?:[._-]?(post)[._-]?(\d*))?(?:[._-]?(dev)[._-]?(\d*))?", v)
+    if not m:
+        return version.strip()
+    out = m.group(1)
+    if m.group(2):
+        out += f"{m.group(2)}{int(m.group(3) or 0)}"
+    if m.group(4):
+        out += f".post{int(m.group(5) or 0)}"
+    if m.group(6):
+        out += f".dev{int(m.group(7) or 0)}"
+    return out
+
+
+@dataclass(frozen=True)
+class Alias:
+    version: str     # the release that borrows
+    series: str
+    target: str      # the release whose <series> dir holds the files
+    line: int        # in versions.map, for messages
+
+
+ALIAS_LINE = re.compile(r"^(\S+)\s+(\S+)\s*=\s*(\S+)$")
+
+
+def parse_aliases(text: str) -> tuple[dict[tuple[str, str], Alias], list[str]]:
+    """(aliases keyed by (version, series), errors) from versions.map text.
+
+    Each line is `<version> <series> = <target version>`; '#' starts a comment.
+    Versions are normalized like directory names (1.3.7post0 -> 1.3.7.post0).
+    """
+    aliases: dict[tuple[str, str], Alias] = {}
+    errors = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = ALIAS_LINE.match(line)
+        if not m:
+            errors.append(f"{MAP_FILE}:{no}: expected '<version> <series> = <version>', got {line!r}")
+            continue
+        version, series, target = normalize_version(m.group(1)), m.group(2), normalize_version(m.group(3))
+        if series not in SERIES_ORDER:
+            errors.append(f"{MAP_FILE}:{no}: unknown series {series!r} (expected {', '.join(SERIES_ORDER)})")
+        elif version == target:
+            errors.append(f"{MAP_FILE}:{no}: {version} {series} is aliased to itself")
+        elif (version, series) in aliases:
+            errors.append(f"{MAP_FILE}:{no}: {version} {series} is already aliased on line "
+                          f"{aliases[(version, series)].line}")
+        else:
+            aliases[(version, series)] = Alias(version, series, target, no)
+    return aliases, errors
+
+
+def read_aliases(patches_root: Path) -> dict[tuple[str, str], Alias]:
+    """The aliases of patches_root/versions.map ({} without one); malformed: error."""
+    path = patches_root / MAP_FILE
+    if not path.is_file():
+        return {}
+    aliases, errors = parse_aliases(path.read_text(encoding="utf-8"))
+    if errors:
+        raise PatchsetError(f"{path}: {errors[0]}")
+    return aliases
+
+
 def series_dir(patches_root: Path, version: str, series: str) -> Path:
+    """The version's own dir for a series (where `export` writes), alias or not."""
     return patches_root / version / series
 
 
+def resolve(patches_root: Path, version: str, series: str) -> tuple[Path, Optional[Alias]]:
+    """(the dir whose files make <version>'s <series>, the alias that led there or None).
+
+    One level only: a target that is itself aliased is refused (lint says so),
+    so that every alias names the release that really holds the files.
+    """
+    aliases = read_aliases(patches_root)
+    alias = aliases.get((version, series))
+    if alias is None:
+        return series_dir(patches_root, version, series), None
+    if (alias.target, series) in aliases:
+        raise PatchsetError(f"{MAP_FILE}:{alias.line}: {version} {series} = {alias.target}, "
+                            f"but {alias.target} {series} is itself an alias")
+    return series_dir(patches_root, alias.target, series), alias
+
+
 def supported_versions(patches_root: Path) -> list[str]:
-    """Version dirs that have at least one series file."""
+    """Versions with at least one series file, their own or through versions.map."""
     if not patches_root.is_dir():
         return []
-    found = [d.name for d in patches_root.iterdir()
-             if d.is_dir() and any((d / s / "series").is_file() for s in SERIES_ORDER)]
+    found = {d.name for d in patches_root.iterdir()
+             if d.is_dir() and any((d / s / "series").is_file() for s in SERIES_ORDER)}
+    found |= {a.version for a in read_aliases(patches_root).values()
+              if (series_dir(patches_root, a.target, a.series) / "series").is_file()}
     return sorted(found, key=version_key)
 
 
@@ -197,12 +288,16 @@ def version_dirs(patches_root: Path) -> list[Path]:
 
 
 def version_key(version: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.-]", version))
+    """Sort key: 1.3.7 < 1.3.7.post0 < 1.3.8, and a pre-release before its release."""
+    key = [(1, int(tok), "") if tok.isdigit() else (2 if tok == "post" else 0, 0, tok)
+           for tok in re.findall(r"\d+|[a-z]+", version.lower())]
+    return tuple(key) + ((1, -1, ""),)
 
 
 def load_series(patches_root: Path, version: str, series: str) -> list[Patch]:
-    """Parsed patches of one series in order; [] if the series does not exist."""
-    sdir = series_dir(patches_root, version, series)
+    """Parsed patches of one series in order (through versions.map);
+    [] if the series does not exist."""
+    sdir, _ = resolve(patches_root, version, series)
     sfile = sdir / "series"
     if not sfile.is_file():
         return []
