@@ -2,6 +2,9 @@
 
 Every patch must apply to its pin (the verified sdist) with `git apply`,
 GNU `patch -F0` and `git am`: users may apply the set with any of them.
+A series shared through versions.map is checked against the pin of every
+release that uses it, and a series dir identical to another release's is
+reported: it should be an alias.
 """
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 from . import pristine, sdist
+from .apply import ABOUT, read_version
 from .gitcmd import clean_env, first_error, git, require_tool, run
-from .series import (SERIES_ORDER, SHA_FILE, TESTS_DIR, Patch, PatchsetError, narrow,
-                     parse_patch, read_series, version_dirs)
+from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, PatchsetError,
+                     narrow, normalize_version, parse_aliases, parse_patch, read_series,
+                     series_dir, version_dirs)
 from .staging import explain_failure, git_apply
 
 RFC_BUG = "https://github.com/PyTorchLightning/pytorch-lightning/issues/6672"
@@ -33,15 +38,22 @@ class Report:
         print(f"note: {msg}")
 
 
-def lint(patches_root: Path, source: Optional[Path], cache: Path) -> int:
+SourceArg = Union[None, str, Path, Sequence[Union[str, Path]]]
+
+
+def lint(patches_root: Path, source: SourceArg, cache: Path) -> int:
+    """source: None, or one or more `--source` values (see parse_sources)."""
     require_tool("git")
     require_tool("patch")
     report = Report()
+    sources = parse_sources(source)
     versions = version_dirs(patches_root)
     if not versions:
         report.problem(f"no version directories under {patches_root}")
+    aliases = check_aliases(patches_root, versions, report)
+    check_duplicates(versions, aliases, report)
     for vdir in versions:
-        lint_version(vdir, patches_root, source, cache, report)
+        lint_version(vdir, patches_root, source_for(sources, vdir.name, report), cache, report, aliases)
     if report.problems:
         print(f"lint: {len(report.problems)} problem(s):")
         for msg in report.problems:
@@ -51,12 +63,136 @@ def lint(patches_root: Path, source: Optional[Path], cache: Path) -> int:
     return 0
 
 
+# --- --source: one clone for every release, or a tree per release ---
+
+def parse_sources(arg: SourceArg) -> dict[Optional[str], Path]:
+    """{version or None (any version): path} from `--source` values.
+
+    A value is `PATH` (a Lightning git clone with release tags, a plain tree
+    of one release, or a directory holding one tree per release named after
+    it, e.g. `1.3.4/` or `1.3.7post0/`) or `VERSION=PATH` (a clone or tree
+    for that release only).
+    """
+    values = [] if arg is None else [arg] if isinstance(arg, (str, Path)) else list(arg)
+    found: dict[Optional[str], Path] = {}
+    for value in values:
+        text = str(value)
+        head, sep, tail = text.partition("=")
+        if sep and head and "/" not in head and not Path(text).exists():
+            found[normalize_version(head)] = Path(tail)
+        else:
+            found[None] = Path(text)
+    return found
+
+
+def source_for(sources: dict[Optional[str], Path], version: str, report: Report) -> Optional[Path]:
+    """The clone or tree to take this release's tests/ and docs/ from, if any."""
+    if version in sources:
+        return sources[version]
+    path = sources.get(None)
+    if path is None:
+        return None
+    if not (path / ABOUT).is_file() and not _is_git(path):
+        for name in dict.fromkeys([version, version.replace(".post", "post")]):
+            if (path / name / ABOUT).is_file():
+                return path / name
+        report.note(f"{version}: --source {path} has no tree {version}/ (nor is it a Lightning "
+                    f"clone or tree); tests/ and docs/ not checked")
+        return None
+    if not _is_git(path):
+        try:
+            found = read_version(path)
+        except PatchsetError:
+            found = None
+        if found != version:
+            report.note(f"{version}: --source {path} is Lightning {found}, not {version}; "
+                        f"tests/ and docs/ not checked (pass --source {version}=TREE)")
+            return None
+    return path
+
+
+def _is_git(path: Path) -> bool:
+    env = clean_env(ceiling=path.resolve().parent)
+    return path.is_dir() and git(["rev-parse", "--git-dir"], path, env, check=False).returncode == 0
+
+
+# --- versions.map ---
+
+def check_aliases(patches_root: Path, versions: list[Path], report: Report) -> dict[tuple[str, str], Alias]:
+    """Problems in versions.map; returns the aliases that point at real series."""
+    path = patches_root / MAP_FILE
+    if not path.is_file():
+        return {}
+    aliases, errors = parse_aliases(path.read_text(encoding="utf-8"))
+    for err in errors:
+        report.problem(err)
+    names = {v.name for v in versions}
+    usable = {}
+    for key, alias in aliases.items():
+        where = f"{MAP_FILE}:{alias.line}: {alias.version} {alias.series} = {alias.target}"
+        own = series_dir(patches_root, alias.version, alias.series)
+        if alias.version not in names:
+            report.problem(f"{where}: there is no {alias.version}/ directory with its {SHA_FILE}")
+        if own.exists():
+            report.problem(f"{where}: {alias.version}/{alias.series}/ exists too; keep either "
+                           f"the directory or the alias")
+        if (alias.target, alias.series) in aliases:
+            report.problem(f"{where}: {alias.target} {alias.series} is itself an alias; "
+                           f"name the release that holds the files")
+        elif not (series_dir(patches_root, alias.target, alias.series) / "series").is_file():
+            report.problem(f"{where}: {alias.target}/{alias.series}/series does not exist")
+        else:
+            usable[key] = alias
+    return usable
+
+
+def _series_files(sdir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(sdir.iterdir()) if p.is_file()}
+
+
+def _loosely(files: dict[str, bytes]) -> dict[str, list[bytes]]:
+    """Patch text without blob index lines and hunk positions (they follow the release)."""
+    out = {}
+    for name, data in files.items():
+        lines = data.splitlines(keepends=True)
+        out[name] = [re.sub(rb"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", b"@@", ln)
+                     for ln in lines if not ln.startswith(b"index ")]
+    return out
+
+
+def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias], report: Report) -> None:
+    """No two releases may hold identical series dirs: that is what an alias is for."""
+    for name in SERIES_ORDER:
+        own = [v for v in reversed(versions) if (v / name / "series").is_file()]  # newest keeps files
+        seen: list[tuple[Path, dict[str, bytes]]] = []
+        for vdir in own:
+            files = _series_files(vdir / name)
+            for other, other_files in seen:
+                line = f"`{vdir.name} {name} = {other.name}`"
+                if files == other_files:
+                    report.problem(f"{vdir.name}/{name} is identical to {other.name}/{name}: delete "
+                                   f"it and add {line} to {MAP_FILE}")
+                elif _loosely(files) == _loosely(other_files):
+                    report.note(f"{vdir.name}/{name} differs from {other.name}/{name} only in index "
+                                f"lines and hunk positions: {line} in {MAP_FILE} may do (lint checks it)")
+            seen.append((vdir, files))
+
+
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
-                 report: Report) -> None:
+                 report: Report, aliases: Optional[dict[tuple[str, str], Alias]] = None) -> None:
     version = vdir.name
     pinned = _check_pin(vdir, report)
     series: dict[str, list[Patch]] = {}
     for name in SERIES_ORDER:
+        alias = (aliases or {}).get((version, name))
+        if alias:
+            # headers and layout are checked where the files are; here only
+            # that they apply to this release's pin
+            report.note(f"{version}/{name}: the {alias.target} series ({MAP_FILE}:{alias.line})")
+            target = series_dir(patches_root, alias.target, name)
+            series[name] = _parse_listed(target, read_series(target / "series"),
+                                         {p.name for p in target.glob("*.diff")}, Report())
+            continue
         series[name] = _check_series_dir(vdir / name, report)
         for patch in series[name]:
             check_headers(patch, report, f"{version}/{patch.label}")
@@ -68,8 +204,13 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
     with tempfile.TemporaryDirectory(prefix="patchset-lint-") as tmp:
         pin = pristine.from_sdist(patches_root, version, cache, Path(tmp) / "pin")
         if source:
-            if not pristine.add_unshipped(pin, source, version, Path(tmp) / "source"):
-                report.note(f"--source {source} has no {TESTS_DIR}/")
+            try:
+                if not pristine.add_unshipped(pin, source, version, Path(tmp) / "source"):
+                    report.note(f"--source {source} has no {TESTS_DIR}/")
+            except PatchsetError as exc:
+                report.note(f"{version}: {exc}; tests/ and docs/ not checked "
+                            f"(pass --source {version}=TREE)")
+                source = None
         check_application(pin, version, series, Path(tmp), report, source)
 
 
