@@ -167,10 +167,10 @@ def _export_tree(repo: Path, ref: str, dest: Path) -> Path:
     return dest
 
 
-def _fake_sdist(tree: Path, cache: Path) -> str:
-    cache.mkdir()
-    tarball = cache / f"pytorch-lightning-{FAKE_VERSION}.tar.gz"
-    top = f"pytorch-lightning-{FAKE_VERSION}"
+def _fake_sdist(tree: Path, cache: Path, version: str = FAKE_VERSION) -> str:
+    cache.mkdir(exist_ok=True)
+    tarball = cache / f"pytorch-lightning-{version}.tar.gz"
+    top = f"pytorch-lightning-{version}"
 
     def keep(ti: tarfile.TarInfo) -> Optional[tarfile.TarInfo]:
         rel = ti.name[len(top) + 1:]  # like the real sdist: no tests/, docs/ images only
@@ -217,3 +217,49 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
     (patches / FAKE_VERSION / "sdist.sha256").write_text(
         f"{digest}  pytorch-lightning-{FAKE_VERSION}.tar.gz\n")
     return syn
+
+
+# --- a second release that borrows both series through patches/versions.map ---
+
+ALIAS_VERSION = "9.9.8.post0"     # the directory name (PEP 440) ...
+ALIAS_ABOUT = "9.9.8post0"        # ... and how __about__.py spells it, like Lightning 1.3.7post0
+
+
+@dataclass
+class Aliased:
+    patches: Path        # <FAKE_VERSION>/{rfc,compat}, <ALIAS_VERSION>/sdist.sha256, versions.map
+    pristine: Path       # the borrowing release: code lines moved, so patches apply at an offset
+    sdist_cache: Path    # fake sdists of both releases
+
+    def copy(self, dest: Path) -> Path:
+        shutil.copytree(self.pristine, dest, symlinks=True)
+        return dest
+
+
+def alias_release(tree: Path, about: str = ALIAS_ABOUT) -> Path:
+    """Turn a copy of the synthetic pristine tree into another release of it."""
+    (tree / "pytorch_lightning/__about__.py").write_text(f"import time\n__version__ = '{about}'\n")
+    for rel in ("pytorch_lightning/core.py", "pytorch_lightning/trainer.py"):
+        # between the patched spots: the later hunks apply at an offset, without fuzz
+        lines = (tree / rel).read_text().splitlines(keepends=True)
+        lines[12:12] = [f"# added in {about}\n", "\n"]
+        (tree / rel).write_text("".join(lines))
+    return tree
+
+
+def pin(patches: Path, version: str, digest: str) -> None:
+    (patches / version).mkdir(parents=True, exist_ok=True)
+    (patches / version / "sdist.sha256").write_text(f"{digest}  pytorch-lightning-{version}.tar.gz\n")
+
+
+@pytest.fixture(scope="session")
+def aliased(synthetic: Synthetic, tmp_path_factory: pytest.TempPathFactory) -> Aliased:
+    base = tmp_path_factory.mktemp("aliased")
+    patches = shutil.copytree(synthetic.patches, base / "patches")
+    cache = shutil.copytree(synthetic.sdist_cache, base / "sdist")
+    tree = alias_release(shutil.copytree(synthetic.pristine, base / "pristine"))
+    pin(patches, ALIAS_VERSION, _fake_sdist(tree, cache, ALIAS_VERSION))
+    (patches / "versions.map").write_text(
+        "# synthetic: the second release borrows both series\n"
+        f"{ALIAS_VERSION} rfc = {FAKE_VERSION}\n{ALIAS_ABOUT} compat = {FAKE_VERSION}  # spelled as __about__\n")
+    return Aliased(patches, tree, cache)

@@ -13,7 +13,8 @@ from typing import Optional
 
 import pytest
 
-from conftest import APPLY_SH, FAKE_VERSION, REPO, Synthetic, dirs, git, git_env, shipped, snapshot
+from conftest import (ALIAS_VERSION, APPLY_SH, FAKE_VERSION, REPO, Aliased, Synthetic,
+                      alias_release, dirs, git, git_env, pin, shipped, snapshot)
 
 
 def run_apply(*args: object, cwd: Optional[Path] = None, env: Optional[dict] = None,
@@ -318,10 +319,10 @@ def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
 # --- maintainer tools (tools/patchset/maintain.py) on the synthetic patch set ---
 
 def maintain(syn: Synthetic, *args: object, patches: Optional[Path] = None,
-             cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+             cwd: Optional[Path] = None, cache: Optional[Path] = None) -> subprocess.CompletedProcess:
     entry = ["-m", "tools.patchset.maintain"] if cwd is None else [str(REPO / "tools/patchset/maintain.py")]
-    proc = subprocess.run([sys.executable, *entry, "--patches",
-                           str(patches or syn.patches), "--cache", str(syn.sdist_cache), *map(str, args)],
+    proc = subprocess.run([sys.executable, *entry, "--patches", str(patches or syn.patches),
+                           "--cache", str(cache or syn.sdist_cache), *map(str, args)],
                           cwd=cwd or REPO, capture_output=True, text=True, timeout=60)
     proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in proc.output, proc.output
@@ -387,3 +388,108 @@ def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
     assert "rfc/0002-Add-checkpoint-consolidation-module.diff: text after the file diffs" in out
     for tool in ("git apply", "patch -F0", "git am"):
         assert f"compat onto pristine: {tool}: compat/0001-Fix-trainer-for-new-python.diff" in out
+
+
+# --- releases sharing a series through patches/versions.map ---
+
+def _patchset():
+    sys.path.insert(0, str(REPO / "tools"))
+    import patchset.series
+    return patchset.series
+
+
+def test_versions_are_normalized_like_pypi() -> None:
+    series = _patchset()
+    assert series.normalize_version("1.3.7post0") == "1.3.7.post0"   # Lightning's __about__ spelling
+    assert series.normalize_version("1.3.7.post0") == "1.3.7.post0"  # the sdist's file name
+    assert series.normalize_version("1.3.8") == "1.3.8"
+    ordered = ["1.3.0rc1", "1.3.0", "1.3.7", "1.3.7.post0", "1.3.8", "1.3.10"]
+    assert sorted(reversed(ordered), key=series.version_key) == ordered
+
+
+def test_versions_map_syntax_errors_are_named() -> None:
+    series = _patchset()
+    aliases, errors = series.parse_aliases(
+        "# comment\n1.3.5 rfc = 1.3.8  # shared\n1.3.7post0 compat = 1.3.8\n"
+        "1.3.5 rfc = 1.3.6\n1.3.4 docs = 1.3.8\n1.3.3 rfc 1.3.8\n1.3.2 compat = 1.3.2\n")
+    assert set(aliases) == {("1.3.5", "rfc"), ("1.3.7.post0", "compat")}
+    assert aliases[("1.3.5", "rfc")].target == "1.3.8"
+    assert [e.split(":")[1] for e in errors] == ["4", "5", "6", "7"]
+    assert "already aliased on line 2" in errors[0] and "unknown series 'docs'" in errors[1]
+
+
+def test_aliased_release_applies_the_target_series(aliased: Aliased, synthetic: Synthetic,
+                                                   tmp_path: Path) -> None:
+    target = aliased.copy(tmp_path / "lightning")
+    pristine = snapshot(target)
+    proc = run_apply(target, "--patches", aliased.patches)
+    assert proc.returncode == 0, proc.output
+    for name in ("rfc", "compat"):
+        assert f"{name}: {ALIAS_VERSION} uses the {FAKE_VERSION} series (versions.map)" in proc.stdout
+    # the same change as on the target release, a few lines further down
+    expected = alias_release(synthetic.copy("all", tmp_path / "expected"))
+    assert snapshot(target) == snapshot(expected)
+    assert "already applied" in run_apply(target, "--patches", aliased.patches).stdout
+    assert run_apply(target, "--patches", aliased.patches, "--reverse").returncode == 0
+    assert snapshot(target) == pristine
+
+
+def test_unsupported_message_lists_aliased_releases(aliased: Aliased, target: Path) -> None:
+    about = target / "pytorch_lightning/__about__.py"
+    about.write_text(about.read_text().replace(FAKE_VERSION, "0.0.1"))
+    proc = run_apply(target, "--patches", aliased.patches)
+    assert proc.returncode == 1
+    assert f"supported versions: {ALIAS_VERSION}, {FAKE_VERSION}" in proc.stderr
+
+
+def test_lint_checks_the_alias_against_its_own_pin(aliased: Aliased, synthetic: Synthetic,
+                                                   tmp_path: Path) -> None:
+    proc = maintain(synthetic, "lint", patches=aliased.patches, cache=aliased.sdist_cache)
+    assert proc.returncode == 0, proc.output
+    assert f"note: {ALIAS_VERSION}/rfc: the {FAKE_VERSION} series (versions.map:2)" in proc.stdout
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert f"ok: {ALIAS_VERSION}: compat onto rfc: {tool} (2 patches)" in proc.stdout
+    # per-release --source: VERSION=TREE for one, a plain tree only for its own release
+    full = maintain(synthetic, "lint", "--source", f"{ALIAS_VERSION}={aliased.pristine}",
+                    patches=aliased.patches, cache=aliased.sdist_cache)
+    assert full.returncode == 0, full.output
+    assert f"ok: {ALIAS_VERSION}: rfc onto pristine: git am (5 patches)" in full.stdout
+    assert f"ok: {FAKE_VERSION}: rfc onto pristine: git am (4 patches)" in full.stdout
+    # a release whose code moved under a context line: the alias no longer applies
+    drifted = shutil.copytree(aliased.patches, tmp_path / "patches")
+    tree = alias_release(synthetic.copy("pristine", tmp_path / "drift"))
+    core = tree / "pytorch_lightning/core.py"
+    core.write_text(core.read_text().replace("core_line_4 = 4\n", "core_line_4 = 'moved'\n"))
+    cache = shutil.copytree(aliased.sdist_cache, tmp_path / "cache")
+    (cache / f"pytorch-lightning-{ALIAS_VERSION}.tar.gz").unlink()
+    from conftest import _fake_sdist
+    pin(drifted, ALIAS_VERSION, _fake_sdist(tree, cache, ALIAS_VERSION))
+    bad = maintain(synthetic, "lint", patches=drifted, cache=cache)
+    assert bad.returncode == 1
+    assert (f"{ALIAS_VERSION}: rfc onto pristine: git am: rfc/0001-Add-the-consolidation-hook.diff"
+            in bad.stdout)
+
+
+def test_lint_reports_broken_and_redundant_aliases(synthetic: Synthetic, tmp_path: Path) -> None:
+    patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
+    (patches / FAKE_VERSION / "sdist.sha256").unlink()  # layout checks only: fast
+    shutil.copytree(patches / FAKE_VERSION / "compat", patches / "9.9.7" / "compat")
+    (patches / "9.9.5").mkdir()
+    (patches / "versions.map").write_text(
+        f"9.9.7 rfc = {FAKE_VERSION}\n"        # 1: fine
+        f"9.9.7 compat = {FAKE_VERSION}\n"     # 2: 9.9.7/compat exists too
+        f"9.9.6 rfc = {FAKE_VERSION}\n"        # 3: no 9.9.6/ directory
+        "9.9.5 rfc = 9.9.7\n"                  # 4: a chain
+        "9.9.5 compat = 9.9.3\n"               # 5: no such series
+        "rubbish\n")                           # 6
+    proc = maintain(synthetic, "lint", patches=patches)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "versions.map:1:" not in out
+    assert f"versions.map:2: 9.9.7 compat = {FAKE_VERSION}: 9.9.7/compat/ exists too" in out
+    assert f"versions.map:3: 9.9.6 rfc = {FAKE_VERSION}: there is no 9.9.6/ directory" in out
+    assert "versions.map:4: 9.9.5 rfc = 9.9.7: 9.9.7 rfc is itself an alias" in out
+    assert "versions.map:5: 9.9.5 compat = 9.9.3: 9.9.3/compat/series does not exist" in out
+    assert "versions.map:6: expected '<version> <series> = <version>'" in out
+    assert (f"9.9.7/compat is identical to {FAKE_VERSION}/compat: delete it and add "
+            f"`9.9.7 compat = {FAKE_VERSION}` to versions.map") in out
