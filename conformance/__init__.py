@@ -1,0 +1,1 @@
+"""Conformance suite for the RFC 6672 contract (see README.md)."""

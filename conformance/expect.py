@@ -1,0 +1,16 @@
+"""Comparing what a run showed with what the model predicts, with a readable difference."""
+import difflib
+import pprint
+
+from conformance.scenario import Observation
+
+
+def assert_matches(observed: Observation, expected: Observation) -> None:
+    got, want = observed.to_dict(), expected.to_dict()
+    if got == want:
+        return
+    lines = difflib.unified_diff(
+        pprint.pformat(want, width=100).splitlines(), pprint.pformat(got, width=100).splitlines(),
+        fromfile="model (contract)", tofile="observed", lineterm="", n=3,
+    )
+    raise AssertionError("the run does not conform to the contract:\n" + "\n".join(lines))

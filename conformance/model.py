@@ -1,0 +1,427 @@
+"""The reference model: the RFC 6672 contract for Lightning 1.3.x as an executable spec.
+
+`predict(scenario)` says what a run of the patched Lightning must show: the hook trace,
+the checkpoint files with the `epoch` and `global_step` stored in them, where
+`best_model_path` and `last_model_path` point, when EarlyStopping stopped and whether
+`fit` raised. It simulates the training loop of Lightning 1.3.8 with the RFC applied;
+the comments name the contract clause each rule comes from.
+
+`unchanged(scenario)` says where upstream Lightning must show the very same thing.
+"""
+import math
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional
+
+from conformance.scenario import (
+    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event, Observation, Scenario,
+)
+
+NEW_HOOK = "on_train_epoch_without_validation_end"
+
+
+class Raised(Exception):
+    """Ends a simulated `fit` the way the named exception ends a real one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass
+class CheckpointState:
+    """One ModelCheckpoint: its configuration, resolved as the callback resolves it."""
+
+    config: Checkpoint
+    index: int
+    save_top_k: Optional[int] = None
+    last_step_saved: int = -1
+    best_k: Dict[str, float] = field(default_factory=dict)  # insertion-ordered, like the callback's
+    kth_path: str = ""
+    best_path: str = ""
+    last_path: str = ""
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.save_top_k = c.save_top_k
+        # every_n_val_epochs defaults to 1 only when neither trigger is given (1.3.8)
+        if c.every_n_train_steps is None and c.every_n_val_epochs is None:
+            self.every_n_val_epochs, self.every_n_train_steps = 1, 0
+        else:
+            self.every_n_val_epochs = c.every_n_val_epochs or 0
+            self.every_n_train_steps = c.every_n_train_steps or 0
+        # clause 4: every_n_train_epochs defaults to 1, or to 0 when every_n_train_steps is given
+        if c.every_n_train_epochs is None:
+            self.every_n_train_epochs = 0 if c.every_n_train_steps is not None else 1
+        else:
+            self.every_n_train_epochs = c.every_n_train_epochs
+
+    @property
+    def prefix(self) -> str:
+        return f"ckpt{self.index}/"
+
+
+@dataclass
+class Run:
+    """The state of one simulated `fit`."""
+
+    scenario: Scenario
+    files: Dict[str, tuple]  # shared across fits: the files on disk
+    checkpoints: List[CheckpointState]
+    trace: List[Event] = field(default_factory=list)
+    epoch: int = 0
+    step: int = 0
+    metrics: Dict[str, float] = field(default_factory=dict)
+    should_stop: bool = False
+    has_trained: bool = False
+    val_runs: int = 0
+    es_best: float = math.nan
+    es_wait: int = 0
+    stopped_epoch: int = 0
+    warnings: List[str] = field(default_factory=list)
+
+    def event(self, hook: str, sanity: bool = False) -> None:
+        self.trace.append((("sanity." if sanity else "") + hook, self.epoch, self.step))
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def predict(scenario: Scenario) -> Observation:
+    files: Dict[str, tuple] = {}
+    obs = _fit(scenario, files, scenario.max_epochs, start=None)
+    if scenario.resume_max_epochs is not None and obs.raised is None:
+        last = files.get("ckpt0/last.ckpt")
+        if last is None:  # nothing saved `last`: the trainer refuses to start
+            obs.resumed = _not_resumed(scenario, files)
+        else:
+            obs.resumed = _fit(scenario, files, scenario.resume_max_epochs, start=last, previous=obs)
+    return obs
+
+
+def _not_resumed(scenario: Scenario, files: dict) -> Observation:
+    empty = tuple("" for _ in scenario.checkpoints)
+    return Observation(files=dict(sorted(files.items())), best_model_paths=empty, last_model_paths=empty,
+                       stopped_epoch=0 if scenario.early_stopping else None, raised="FileNotFoundError")
+
+
+def _fit(scenario: Scenario, files: dict, max_epochs: int, start: Optional[tuple],
+         previous: Optional[Observation] = None) -> Observation:
+    run = Run(scenario, files, [CheckpointState(c, i) for i, c in enumerate(scenario.checkpoints)])
+    if start is not None:
+        run.epoch, run.step = start
+        for state, best in zip(run.checkpoints, previous.best_model_paths):
+            state.best_path = best  # on_load_checkpoint restores best_model_path only
+    raised = None
+    try:
+        _train(run, max_epochs)
+    except Raised as exc:
+        raised = exc.name
+    return Observation(
+        trace=tuple(run.trace),
+        files=dict(sorted(files.items())),
+        best_model_paths=tuple(c.best_path for c in run.checkpoints),
+        last_model_paths=tuple(c.last_path for c in run.checkpoints),
+        stopped_epoch=run.stopped_epoch if scenario.early_stopping else None,
+        final_epoch=run.epoch,
+        final_step=run.step,
+        raised=raised,
+        warnings=tuple(run.warnings),
+    )
+
+
+def _val_batches(s: Scenario) -> int:
+    if not s.has_validation:
+        return 0
+    if isinstance(s.limit_val_batches, int) and not isinstance(s.limit_val_batches, bool):
+        return min(s.limit_val_batches, s.val_batches)
+    return int(s.val_batches * s.limit_val_batches)
+
+
+def _validation_enabled(s: Scenario) -> bool:
+    return s.has_validation and s.limit_val_batches > 0
+
+
+def train_only(s: Scenario) -> bool:
+    """The loop's `should_train_only`: no validation loop to run (clause 2)."""
+    return not _validation_enabled(s) or _val_batches(s) == 0
+
+
+def _val_check_batch(s: Scenario) -> int:
+    if isinstance(s.val_check_interval, int) and not isinstance(s.val_check_interval, bool):
+        return s.val_check_interval
+    return max(1, int(s.train_batches * s.val_check_interval))
+
+
+def _train(run: Run, max_epochs: int) -> None:
+    s = run.scenario
+    try:
+        _sanity_check(run)
+        if (s.max_steps is not None and run.step >= s.max_steps) or run.epoch >= max_epochs:
+            return  # should_skip_training: no on_train_end either
+        for epoch in range(run.epoch, max_epochs):
+            run.epoch = epoch
+            _train_epoch(run)
+            if s.max_steps is not None and s.max_steps <= run.step:
+                return _train_end(run)
+            if run.should_stop:
+                met_min_epochs = epoch >= s.min_epochs - 1 if s.min_epochs else True
+                if met_min_epochs:
+                    return _train_end(run)
+                run.should_stop = False
+        _train_end(run)
+    except KeyboardInterrupt:
+        run.event("on_keyboard_interrupt")
+
+
+def _sanity_check(run: Run) -> None:
+    s = run.scenario
+    if s.num_sanity_val_steps and _validation_enabled(s) and _val_batches(s):
+        run.event("on_epoch_end", sanity=True)
+        run.event("on_validation_end", sanity=True)
+        for _ in run.checkpoints:
+            run.event("ModelCheckpoint.on_validation_end", sanity=True)
+
+
+def _fail(run: Run, where: str, batch: int = 0) -> None:
+    f = run.scenario.failure
+    if f and f.where == where and f.epoch == run.epoch and f.batch == batch:
+        if f.kind == "interrupt":
+            raise KeyboardInterrupt
+        raise Raised("InjectedFailure")
+
+
+def _train_epoch(run: Run) -> None:
+    s = run.scenario
+    n, acc = s.train_batches, s.accumulate_grad_batches
+    eligible = _validation_enabled(s) and (run.epoch + 1) % s.check_val_every_n_epoch == 0
+    val_check_batch = _val_check_batch(s)
+    for i in range(n):
+        _fail(run, "training_step", i)
+        run.has_trained = True
+        _on_train_batch_end(run)
+        # a step's logged values reach the callback metrics after on_train_batch_end,
+        # and only once its gradients are no longer accumulated
+        if (i + 1) % acc == 0 or i + 1 == n:
+            run.metrics[TRAIN_METRIC] = s.train_values[run.epoch]
+        if eligible and (i + 1) % val_check_batch == 0 and (i + 1) % n != 0:
+            _validation(run)  # mid-epoch validation
+        boundary = (i + 1) % acc == 0
+        if s.max_steps is not None and s.max_steps <= run.step + 1 and boundary:
+            break
+        if run.should_stop or i + 1 == n:
+            break
+        if boundary:
+            run.step += 1
+    _epoch_end(run, eligible, (i + 1) % val_check_batch == 0 and (i + 1) % n == 0)
+    if (i + 1) % acc == 0 or i + 1 == n:
+        run.step += 1
+
+
+def _on_train_batch_end(run: Run) -> None:
+    if run.step == run.scenario.stop_at_step:
+        run.should_stop = True
+    for c in run.checkpoints:
+        n = c.every_n_train_steps
+        if not _skip_saving(run, c) and n >= 1 and (run.step + 1) % n == 0:
+            _save(run, c)
+
+
+def _epoch_end(run: Run, eligible: bool, val_check_batch: bool) -> None:
+    s = run.scenario
+    run.event("on_train_epoch_end")
+    _fail(run, "on_train_epoch_end")
+    es = s.early_stopping
+    if es and es.check_on_train_epoch_end:
+        _early_stopping_check(run)
+    run.event("on_epoch_end")
+    # should_stop (possibly set just now) forces the epoch-end validation of an eligible epoch
+    if eligible and (val_check_batch or run.should_stop):
+        _validation(run)
+    if train_only(s):
+        # clause 2: once per completed epoch without a validation loop; callbacks first,
+        # in Lightning's order (ModelCheckpoints last), then the LightningModule
+        run.event(NEW_HOOK)
+        if es and not es.check_on_train_epoch_end:
+            _early_stopping_check(run)  # clause 5
+        for c in run.checkpoints:
+            if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_train_epochs):
+                _save(run, c)  # clause 4
+        run.event("module." + NEW_HOOK)
+
+
+def _validation(run: Run) -> None:
+    s = run.scenario
+    if not _val_batches(s):
+        return  # run_evaluation skips without calling any hook
+    _fail(run, "validation_step")
+    run.metrics[VAL_METRIC] = s.val_values[run.val_runs]
+    run.val_runs += 1
+    run.event("on_epoch_end")
+    run.event("on_validation_end")
+    if s.early_stopping and not s.early_stopping.check_on_train_epoch_end:
+        _early_stopping_check(run)
+    for c in run.checkpoints:
+        run.event("ModelCheckpoint.on_validation_end")
+        if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_val_epochs):
+            _save(run, c)
+
+
+def _train_end(run: Run) -> None:
+    run.event("on_train_end")
+    for c in run.checkpoints:
+        if c.config.trigger_on_train_end and run.has_trained:
+            _save_on_train_end(run, c)  # clause 6
+
+
+# ---------------------------------------------------------------- ModelCheckpoint
+
+
+def _nth_epoch(run: Run, every_n: int) -> bool:
+    return every_n > 0 and (run.epoch + 1) % every_n == 0
+
+
+def _skip_saving(run: Run, c: CheckpointState) -> bool:
+    return c.last_step_saved == run.step
+
+
+def _save_on_train_end(run: Run, c: CheckpointState) -> None:
+    # the callback looks at the last step, as the epoch-end hooks do
+    run.step -= 1
+    try:
+        if _skip_saving(run, c):
+            return
+        monitor = c.config.monitor
+        if monitor is None or monitor in run.metrics:
+            return _save(run, c)
+        run.warnings.append(monitor)
+        c.last_step_saved = run.step
+        _save_last(run, c)
+    finally:
+        run.step += 1
+
+
+def _save(run: Run, c: CheckpointState) -> None:
+    monitor = c.config.monitor
+    if c.save_top_k is None and monitor is not None:
+        c.save_top_k = 1
+    if monitor is not None and monitor not in run.metrics and run.metrics:
+        raise Raised("MisconfigurationException")
+    c.last_step_saved = run.step
+    _save_top_k(run, c)
+    _save_none_monitor(run, c)
+    _save_last(run, c)
+
+
+def _write(run: Run, c: CheckpointState, name: str) -> None:
+    run.event("on_save_checkpoint")
+    s = run.scenario
+    reached_max_steps = s.max_steps is not None and s.max_steps <= run.step
+    run.files[c.prefix + name] = (run.epoch + (0 if reached_max_steps else 1), run.step + 1)
+
+
+def _delete(run: Run, c: CheckpointState, name: str) -> None:
+    run.files.pop(c.prefix + name, None)
+
+
+def _versioned_name(run: Run, c: CheckpointState, keep: Optional[str] = None) -> str:
+    base = f"epoch={run.epoch}-step={run.step}"
+    name, version = base + ".ckpt", 1
+    while c.prefix + name in run.files and name != keep:
+        name, version = f"{base}-v{version}.ckpt", version + 1
+    return name
+
+
+def _save_top_k(run: Run, c: CheckpointState) -> None:
+    monitor = c.config.monitor
+    if monitor is None or c.save_top_k == 0:
+        return
+    current = run.metrics.get(monitor)
+    if current is None:
+        return
+    better = min if c.config.mode == "min" else max
+    if c.save_top_k != -1 and len(c.best_k) >= c.save_top_k:
+        kth = c.best_k[c.kth_path]
+        improves = current < kth if c.config.mode == "min" else current > kth
+        if not improves:
+            return
+    k = len(c.best_k) + 1 if c.save_top_k == -1 else c.save_top_k
+    deleted = None
+    if len(c.best_k) == k and k > 0:
+        deleted = c.kth_path
+        c.best_k.pop(deleted)
+    name = _versioned_name(run, c, keep=deleted)
+    c.best_k[name] = current
+    if len(c.best_k) == k:
+        worse = max if c.config.mode == "min" else min
+        c.kth_path = worse(c.best_k, key=c.best_k.get)
+    c.best_path = better(c.best_k, key=c.best_k.get)
+    _write(run, c, name)
+    if deleted is not None and name != deleted:
+        _delete(run, c, deleted)
+
+
+def _save_none_monitor(run: Run, c: CheckpointState) -> None:
+    if c.config.monitor is not None or c.save_top_k == 0:
+        return
+    name = _versioned_name(run, c)
+    _write(run, c, name)
+    if c.save_top_k is None and c.best_path and c.best_path != name:
+        _delete(run, c, c.best_path)
+    c.best_path = name
+
+
+def _save_last(run: Run, c: CheckpointState) -> None:
+    if not c.config.save_last:
+        return
+    _write(run, c, "last.ckpt")
+    c.last_path = "last.ckpt"
+
+
+# ---------------------------------------------------------------- EarlyStopping
+
+
+def _early_stopping_check(run: Run) -> None:
+    es: EarlyStop = run.scenario.early_stopping
+    if es.monitor not in run.metrics:
+        raise Raised("RuntimeError")  # strict=True
+    current = run.metrics[es.monitor]
+    improved = math.isnan(run.es_best) or (current < run.es_best if es.mode == "min" else current > run.es_best)
+    if improved:
+        run.es_best, run.es_wait = current, 0
+        return
+    run.es_wait += 1
+    if run.es_wait >= es.patience:
+        run.should_stop = True
+        run.stopped_epoch = run.epoch
+
+
+# ---------------------------------------------------------------- where upstream agrees
+
+
+FORCED_CALL = "ModelCheckpoint.on_validation_end"
+
+
+def dispatched(obs: Observation) -> Observation:
+    """The observation without the direct calls of `ModelCheckpoint.on_validation_end`.
+
+    Upstream calls that method itself when training ends, outside any hook dispatch;
+    clause 3 is about those calls, clause 7 about everything else.
+    """
+    trace = tuple(e for e in obs.trace if not e[0].endswith(FORCED_CALL))
+    resumed = dispatched(obs.resumed) if obs.resumed else None
+    return replace(obs, trace=trace, resumed=resumed)
+
+
+def unchanged(scenario: Scenario) -> bool:
+    """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (clause 7).
+
+    Validation runs at the end of every epoch, the run ends on an epoch boundary and no RFC
+    argument is used. Upstream's train-end save is then never reachable: it goes through
+    `on_validation_end` at the last step, which the last epoch's validation already handled.
+    """
+    s = scenario
+    return (
+        not train_only(s) and s.check_val_every_n_epoch == 1 and s.val_check_interval == 1.0
+        and s.max_steps is None and s.stop_at_step is None and s.resume_max_epochs is None
+        and not s.uses_rfc_arguments
+    )

@@ -1,0 +1,101 @@
+"""Named scenarios: each behaviour the RFC series issue names, pinned so that it runs every time.
+
+They are the `@example`s of the property tests and the rows of the report.
+"""
+from conformance.scenario import (
+    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
+)
+
+CONSTANT = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+NAMED = {
+    # the baseline facts of the RFC series issue
+    "train-only, every_n_val_epochs=2": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_val_epochs=2),)),
+    ),
+    "train-only, every_n_val_epochs=0, save_last": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(every_n_val_epochs=0, save_last=True),)),
+    ),
+    "train-only, every_n_train_epochs=2": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_train_epochs=2),)),
+    ),
+    "train-only, default EarlyStopping, constant metric": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(), train_values=CONSTANT,
+                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1)),
+    ),
+    "train-only, EarlyStopping check_on_train_epoch_end, patience=2": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
+                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=2, check_on_train_epoch_end=True)),
+    ),
+    "max_steps before the first validation, monitor=val_m": (
+        "train-end-missing-key",
+        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True),)),
+    ),
+    "max_steps before the first validation, trigger_on_train_end": (
+        "train-end-missing-key",
+        Scenario(max_steps=3,
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "should_stop in an epoch without validation eligibility, trigger_on_train_end": (
+        "train-end-missing-key",
+        Scenario(max_epochs=3, check_val_every_n_epoch=2, stop_at_step=1,
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "train-only epochs call only the hook, no on_validation_end": (
+        "no-forced-validation-end",
+        Scenario(has_validation=False, checkpoints=(Checkpoint(save_last=True), Checkpoint(monitor=TRAIN_METRIC))),
+    ),
+    "train end after a misaligned val_check_interval, default": (
+        "train-end-off-by-default",
+        Scenario(val_check_interval=0.5, train_batches=5, max_epochs=2, checkpoints=(Checkpoint(monitor=VAL_METRIC,
+                 save_top_k=-1),)),
+    ),
+    "train end after a misaligned val_check_interval, trigger_on_train_end": (
+        "train-end-trigger",
+        Scenario(val_check_interval=0.5, train_batches=5, max_epochs=2,
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_top_k=-1, trigger_on_train_end=True),)),
+    ),
+    "max_steps mid-epoch, trigger_on_train_end, monitor=None": (
+        "train-end-trigger",
+        Scenario(max_steps=6, limit_val_batches=0, checkpoints=(Checkpoint(every_n_train_epochs=0,
+                 save_last=True, trigger_on_train_end=True),)),
+    ),
+    "trigger_on_train_end does not save the last step twice": (
+        "train-end-trigger",
+        Scenario(checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "exception in training_step, trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=Failure(epoch=1, batch=2),
+                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+    "KeyboardInterrupt in training_step, trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2),
+                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+    "resume from the train-end last.ckpt": (
+        "resume",
+        Scenario(max_epochs=3, check_val_every_n_epoch=2, resume_max_epochs=5, train_values=CONSTANT,
+                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+    "validated every epoch, top-2 and last": (
+        "unchanged",
+        Scenario(num_sanity_val_steps=2, val_values=(3.0, 1.0, 2.0, 0.0),
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_top_k=2, save_last=True),)),
+    ),
+    "validated every epoch, EarlyStopping on val_m": (
+        "unchanged",
+        Scenario(max_epochs=6, val_values=CONSTANT, early_stopping=EarlyStop(monitor=VAL_METRIC, patience=2),
+                 checkpoints=(Checkpoint(save_last=True),)),
+    ),
+}
+
+
+def named(*names: str) -> list:
+    return [NAMED[name][1] for name in names]

@@ -1,0 +1,118 @@
+"""What a conformance scenario is: a small training run, described in plain data.
+
+The reference model (`model.py`) predicts an `Observation` from a `Scenario`, and the
+harness (`harness.py`) runs the same `Scenario` in a real `Trainer` and observes it.
+Nothing here imports Lightning, so the model stays a readable spec.
+"""
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Optional, Tuple
+
+# Metric names the test module logs. `train_m` is logged in every training step with
+# the epoch's value; `val_m` in every validation step with the value of that validation
+# run. `never_logged` is a key no one logs.
+TRAIN_METRIC = "train_m"
+VAL_METRIC = "val_m"
+MISSING_METRIC = "never_logged"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Arguments of one ModelCheckpoint. `None` means "not passed"."""
+
+    monitor: Optional[str] = None
+    mode: str = "min"
+    save_top_k: Optional[int] = None
+    save_last: Optional[bool] = None
+    every_n_train_steps: Optional[int] = None
+    every_n_val_epochs: Optional[int] = None
+    # the two arguments the RFC adds; upstream does not accept them
+    every_n_train_epochs: Optional[int] = None
+    trigger_on_train_end: Optional[bool] = None
+
+    def kwargs(self) -> Dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def uses_rfc_arguments(self) -> bool:
+        return self.every_n_train_epochs is not None or self.trigger_on_train_end is not None
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    monitor: str = TRAIN_METRIC
+    patience: int = 1
+    mode: str = "min"
+    check_on_train_epoch_end: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Raise in `where` at the first call in `epoch` (validation: the first batch of a run)."""
+
+    kind: str = "exception"  # or "interrupt" (KeyboardInterrupt)
+    where: str = "training_step"  # or "validation_step", "on_train_epoch_end" (a callback hook)
+    epoch: int = 0
+    batch: int = 0  # training_step only
+
+
+@dataclass(frozen=True)
+class Scenario:
+    train_batches: int = 4
+    val_batches: int = 2
+    has_validation: bool = True  # the module defines validation_step and val_dataloader
+    limit_val_batches: float = 1.0  # 0 means train-only
+    max_epochs: int = 4
+    max_steps: Optional[int] = None
+    min_epochs: Optional[int] = None
+    val_check_interval: float = 1.0  # a float fraction or an int number of batches
+    check_val_every_n_epoch: int = 1
+    accumulate_grad_batches: int = 1
+    num_sanity_val_steps: int = 0
+    checkpoints: Tuple[Checkpoint, ...] = (Checkpoint(),)
+    early_stopping: Optional[EarlyStop] = None
+    train_values: Tuple[float, ...] = (4.0, 3.0, 2.0, 1.0)  # train_m in epoch e
+    val_values: Tuple[float, ...] = (4.0, 3.0, 2.0, 1.0)  # val_m in validation run k
+    failure: Optional[Failure] = None
+    stop_at_step: Optional[int] = None  # a callback sets should_stop in this global step
+    resume_max_epochs: Optional[int] = None  # then fit again from last.ckpt of checkpoint 0
+
+    @property
+    def uses_rfc_arguments(self) -> bool:
+        return any(c.uses_rfc_arguments for c in self.checkpoints)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Scenario":
+        data = dict(data)
+        data["checkpoints"] = tuple(Checkpoint(**c) for c in data.get("checkpoints", ()))
+        for key, kind in (("early_stopping", EarlyStop), ("failure", Failure)):
+            if data.get(key) is not None:
+                data[key] = kind(**data[key])
+        for key in ("train_values", "val_values"):
+            data[key] = tuple(data.get(key, ()))
+        return cls(**data)
+
+
+Event = Tuple[str, int, int]  # (hook, current_epoch, global_step)
+
+
+@dataclass
+class Observation:
+    """What a run shows: hook trace, files, callback state and how `fit` ended."""
+
+    trace: Tuple[Event, ...] = ()
+    # "ckpt<i>/<file name>" -> (epoch, global_step) stored in the file
+    files: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+    best_model_paths: Tuple[str, ...] = ()  # per checkpoint callback, file names
+    last_model_paths: Tuple[str, ...] = ()
+    stopped_epoch: Optional[int] = None  # EarlyStopping.stopped_epoch
+    final_epoch: int = 0
+    final_step: int = 0
+    raised: Optional[str] = None  # exception class name escaping fit
+    warnings: Tuple[str, ...] = ()  # monitored keys named by train-end warnings
+    resumed: Optional["Observation"] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
