@@ -148,29 +148,32 @@ def _trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: int, r
 
 def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path] = None) -> Observation:
     trace: List[Event] = []
-    checkpoints = [
-        RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs())
-        for i, config in enumerate(scenario.checkpoints)
-    ]
-    callbacks = [Recorder(scenario, trace)] + checkpoints
-    if scenario.early_stopping:
-        early_stopping = EarlyStopping(**vars(scenario.early_stopping))
-        callbacks.append(early_stopping)
-    module_class = ValidatedModule if scenario.has_validation else TrainOnlyModule
-    obs = Observation()
+    obs = Observation(trace=(), best_model_paths=("",) * len(scenario.checkpoints),
+                      last_model_paths=("",) * len(scenario.checkpoints))
+    trainer = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        trainer = _trainer(scenario, root, callbacks, max_epochs, resume)
         try:
+            # constructing the callbacks is part of the run: upstream rejects the RFC arguments
+            checkpoints = [
+                RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs())
+                for i, config in enumerate(scenario.checkpoints)
+            ]
+            early_stopping = [EarlyStopping(**vars(scenario.early_stopping))] if scenario.early_stopping else []
+            trainer = _trainer(scenario, root, [Recorder(scenario, trace)] + checkpoints + early_stopping,
+                               max_epochs, resume)
+            module_class = ValidatedModule if scenario.has_validation else TrainOnlyModule
             trainer.fit(module_class(scenario, trace))
         except Exception as exc:  # the observation records how fit ended
             obs.raised = type(exc).__name__
+    if trainer is None:
+        return obs
     obs.warnings = tuple(m.group(1) for w in caught if (m := TRAIN_END_WARNING.search(str(w.message))))
     obs.trace = tuple(trace)
     obs.files = _checkpoint_files(root, len(checkpoints))
     obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
     obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
-    obs.stopped_epoch = early_stopping.stopped_epoch if scenario.early_stopping else None
+    obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
     obs.final_epoch, obs.final_step = trainer.current_epoch, trainer.global_step
     return obs
 
