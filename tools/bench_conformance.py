@@ -22,6 +22,7 @@ import argparse
 import cProfile
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import pstats
@@ -38,6 +39,30 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer scenarios and rounds (about a minute)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, --quick 3)")
+    parser.add_argument("--per-family", type=int, help="generated scenarios per family (default 60, --quick 15)")
+    parser.add_argument("--repeats", type=int, help="runs of each fixed scenario per round (default 30, --quick 10)")
+    parser.add_argument("--seed", type=int, default=6672, help="hypothesis seed of the generated scenarios")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: per-core figures)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a differential cProfile of harness versus bare (noisy under load)")
+    parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (3 if args.quick else 7)
+    args.per_family = args.per_family or (15 if args.quick else 60)
+    args.repeats = args.repeats or (10 if args.quick else 30)
+    return args
+
+
+if __name__ == "__main__" and importlib.util.find_spec("pytorch_lightning") is None:
+    parse_args()  # --help works without Lightning
+    sys.exit("pytorch_lightning is not importable: run with PYTHONPATH=<lightning tree>:<repo>")
 
 import torch  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
@@ -422,25 +447,6 @@ def _where(key: tuple) -> str:
 
 
 # --- main --------------------------------------------------------------------------------
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer scenarios and rounds (about a minute)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7, --quick 3)")
-    parser.add_argument("--per-family", type=int, help="generated scenarios per family (default 60, --quick 15)")
-    parser.add_argument("--repeats", type=int, help="runs of each fixed scenario per round (default 30, --quick 10)")
-    parser.add_argument("--seed", type=int, default=6672, help="hypothesis seed of the generated scenarios")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: per-core figures)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also print a differential cProfile of harness versus bare (noisy under load)")
-    parser.add_argument("--top", type=int, default=15, help="rows of each profile table")
-    args = parser.parse_args(argv)
-    args.rounds = args.rounds or (3 if args.quick else 7)
-    args.per_family = args.per_family or (15 if args.quick else 60)
-    args.repeats = args.repeats or (10 if args.quick else 30)
-    return args
-
 
 def quiet() -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
