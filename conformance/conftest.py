@@ -75,7 +75,10 @@ def pytest_collection_modifyitems(config, items):
     import pytorch_lightning
 
     failing = expected_failures(pytorch_lightning.__version__, target())
+    here = Path(__file__).parent
     for item in items:
+        if here not in Path(item.fspath).parents:
+            continue  # a test from outside the suite collected in the same run
         marker = item.get_closest_marker("clause")
         if marker is None or marker.args[0] not in CLAUSES:
             raise pytest.UsageError(f"{item.nodeid}: every conformance test needs a known @clause marker")
