@@ -23,6 +23,8 @@ settings.register_profile(
     "ci", derandomize=True, database=None, deadline=None, max_examples=150, print_blob=True,
     suppress_health_check=SUPPRESSED,
 )
+# the ci profile with fewer examples: the non-primary releases in tox (patched-1.3.0, ...)
+settings.register_profile("ci-small", settings.get_profile("ci"), max_examples=40)
 settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=SUPPRESSED)
 # only the pinned @example cases: what tools/mutants.py runs against each mutant
 settings.register_profile("explicit", phases=[Phase.explicit], database=None, deadline=None,
