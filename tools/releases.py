@@ -1,0 +1,142 @@
+"""Apply, import and the pinned @examples on every supported 1.3.x release.
+
+    python tools/releases.py [--workdir build/releases] [--only VERSION ...]
+                             [--profile explicit] [-- EXTRA PYTEST ARGS]
+
+For every release that patches/ supports (1.3.0 ... 1.3.8, 1.3.7.post0
+included; their own series or one shared through patches/versions.map):
+
+1. apply: build a tree = verified sdist + rfc + compat with `maintain tree`
+   (the apply engine of scripts/apply.sh, zero fuzz or it fails);
+2. import: in a fresh interpreter with PYTHONPATH=<tree>, import
+   pytorch_lightning and check that it is this release and has the new hook;
+3. examples: run the conformance suite against the tree (PYTHONPATH=<tree>,
+   CONFORMANCE_TARGET=patched) with the `explicit` hypothesis profile: only
+   the pinned @example cases and the plain tests, checked against the
+   expectation files of that release.
+
+All releases share the interpreter running this script (one venv with
+conformance/requirements.txt); nothing is installed. Trees and logs are kept
+in build/releases/. It ends with a table and exits 1 if any release failed a
+step; every release is tried even when an earlier one fails.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+from patchset import maintain  # noqa: E402
+from patchset.series import PatchsetError, supported_versions  # noqa: E402
+
+IMPORT_CHECK = (
+    "import sys, pytorch_lightning as pl\n"
+    "from packaging.version import Version\n"
+    "from pytorch_lightning import Callback\n"
+    "# 1.3.7.post0 calls itself '1.3.7post0'; compare as versions, not strings\n"
+    "assert Version(pl.__version__) == Version(sys.argv[1]), f'{pl.__version__} imported, {sys.argv[1]} expected'\n"
+    "assert pl.__file__.startswith(sys.argv[2]), f'imported from {pl.__file__}'\n"
+    "assert hasattr(Callback, 'on_train_epoch_without_validation_end'), 'the rfc hook is missing'\n"
+    "print('Lightning', pl.__version__, 'from', pl.__file__)\n"
+)
+
+
+def run(cmd: Sequence[str], tree: Path, log: Path) -> int:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    env["CONFORMANCE_TARGET"] = "patched"
+    with open(log, "w", encoding="utf-8") as fh:
+        return subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+
+
+def last_line(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def check_release(version: str, args: argparse.Namespace) -> tuple[str, str]:
+    """(failed step or 'ok', detail) for one release."""
+    tree = args.workdir / version / "lightning"
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            maintain.tree(args.patches, version, tree, "all", None, args.cache)
+    except (PatchsetError, OSError) as exc:
+        return "apply", str(exc)
+    finally:
+        (args.workdir / version / "apply.log").write_text(out.getvalue(), encoding="utf-8")
+    log = args.workdir / version / "import.log"
+    if run([sys.executable, "-c", IMPORT_CHECK, version, str(tree.resolve())], tree, log):
+        return "import", last_line(log)
+    log = args.workdir / version / "examples.log"
+    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+           f"--hypothesis-profile={args.profile}", *args.pytest_args]
+    status = run(cmd, tree, log)
+    if status:
+        return "examples", f"pytest exit {status}: {last_line(log)}"
+    return "ok", last_line(log)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="tools/releases.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--patches", type=Path, default=REPO / "patches")
+    ap.add_argument("--cache", type=Path, default=REPO / "build" / "sdist",
+                    help="where the sdists are downloaded/reused (default: build/sdist)")
+    ap.add_argument("--workdir", type=Path, default=REPO / "build" / "releases",
+                    help="trees and logs (replaced on each run; default: build/releases)")
+    ap.add_argument("--profile", default="explicit", help="hypothesis profile (default: explicit)")
+    ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")
+    ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    return ap.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    versions = supported_versions(args.patches)
+    unknown = sorted(set(args.only or ()) - set(versions))
+    if unknown:
+        print(f"releases: error: not supported: {', '.join(unknown)}; supported: {', '.join(versions)}",
+              file=sys.stderr)
+        return 1
+    versions = [v for v in versions if not args.only or v in args.only]
+    if args.workdir.exists():
+        shutil.rmtree(args.workdir)
+    rows = []
+    for i, version in enumerate(versions, 1):
+        print(f"[{i}/{len(versions)}] {version}: apply rfc + compat, import, "
+              f"conformance --hypothesis-profile={args.profile}", flush=True)
+        (args.workdir / version).mkdir(parents=True)
+        start = time.monotonic()
+        step, detail = check_release(version, args)
+        seconds = time.monotonic() - start
+        rows.append((version, step, detail, f"{seconds:.0f}s"))
+        print(f"      {'passed' if step == 'ok' else 'FAILED at ' + step}: {detail} ({seconds:.1f}s; "
+              f"logs in {args.workdir / version})", flush=True)
+
+    head = ("release", "result", "detail", "time")
+    body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
+    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    print()
+    print("\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)]))
+    failed = [v for v, s, _, _ in rows if s != "ok"]
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}")
+        return 1
+    print(f"\nAll {len(rows)} releases: applied, imported, pinned examples passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
