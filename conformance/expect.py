@@ -2,7 +2,8 @@
 import difflib
 import pprint
 
-from conformance.scenario import Observation
+from conformance.model import predict
+from conformance.scenario import Observation, Scenario
 
 
 def assert_matches(observed: Observation, expected: Observation) -> None:
@@ -14,3 +15,8 @@ def assert_matches(observed: Observation, expected: Observation) -> None:
         fromfile="model (contract)", tofile="observed", lineterm="", n=3,
     )
     raise AssertionError("the run does not conform to the contract:\n" + "\n".join(lines))
+
+
+def conforms(run_scenario, scenario: Scenario) -> None:
+    """Run `scenario` with the suite's `run_scenario` fixture and compare it with the model."""
+    assert_matches(run_scenario(scenario), predict(scenario))

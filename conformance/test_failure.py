@@ -3,8 +3,7 @@ import pytest
 from hypothesis import example, given
 
 from conformance import strategies
-from conformance.expect import assert_matches
-from conformance.model import predict
+from conformance.expect import conforms
 from conformance.named import named
 
 
@@ -13,11 +12,11 @@ from conformance.named import named
 @example(*named("exception in training_step, trigger_on_train_end"))
 @example(*named("KeyboardInterrupt in training_step, trigger_on_train_end"))
 def test_failures_end_fit_without_a_train_end_save(run_scenario, scenario):
-    assert_matches(run_scenario(scenario), predict(scenario))
+    conforms(run_scenario, scenario)
 
 
 @pytest.mark.clause("resume")
 @given(strategies.resumed_scenarios())
 @example(*named("resume from the train-end last.ckpt"))
 def test_resume_from_last_checkpoint(run_scenario, scenario):
-    assert_matches(run_scenario(scenario), predict(scenario))
+    conforms(run_scenario, scenario)

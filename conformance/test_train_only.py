@@ -4,16 +4,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conformance import strategies
-from conformance.expect import assert_matches
+from conformance.expect import conforms
 from conformance.model import predict
 from conformance.named import named
 from conformance.scenario import MISSING_METRIC, Checkpoint, Scenario
 
 TRAIN_ONLY = strategies.scenarios(validated=False)
-
-
-def conforms(run_scenario, scenario: Scenario) -> None:
-    assert_matches(run_scenario(scenario), predict(scenario))
 
 
 @pytest.mark.clause("hook-train-only")

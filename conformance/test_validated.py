@@ -3,18 +3,13 @@ import pytest
 from hypothesis import example, given
 
 from conformance import strategies
-from conformance.expect import assert_matches
+from conformance.expect import assert_matches, conforms
 from conformance.model import FORCED_CALL, NEW_HOOK, dispatched, predict
 from conformance.named import named
-from conformance.scenario import Scenario
 
 VALIDATED = strategies.scenarios(validated=True)
 # upstream Lightning accepts no RFC argument: these are the scenarios both can run
 VALIDATED_UPSTREAM_ARGS = strategies.scenarios(validated=True, rfc=False)
-
-
-def conforms(run_scenario, scenario: Scenario) -> None:
-    assert_matches(run_scenario(scenario), predict(scenario))
 
 
 @pytest.mark.clause("hook-not-validated")

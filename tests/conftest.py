@@ -183,11 +183,8 @@ def _fake_sdist(tree: Path, cache: Path, version: str = FAKE_VERSION) -> str:
     return hashlib.sha256(tarball.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="session")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
-    base = tmp_path_factory.mktemp("synthetic")
-    dev = base / "dev"
-    dev.mkdir()
+def pristine_repo(dev: Path) -> Path:
+    """A git repository of the fake pristine tree at `dev`, tagged `pristine`."""
     for rel, text in PRISTINE.items():
         (dev / rel).parent.mkdir(parents=True, exist_ok=True)
         (dev / rel).write_text(text)
@@ -195,6 +192,13 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
     git(dev, "add", "-A")
     git(dev, "commit", "-q", "-m", "pristine")
     git(dev, "tag", "pristine")
+    return dev
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Synthetic:
+    base = tmp_path_factory.mktemp("synthetic")
+    dev = pristine_repo(base / "dev")
     git(dev, "tag", FAKE_VERSION)  # like upstream's release tags
     git(dev, "checkout", "-q", "-b", "rfc")
     _rfc_commits(dev)

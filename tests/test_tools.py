@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (FAKE_VERSION, FORMAT_PATCH, PRISTINE, REPO, Synthetic, _commit, _edit, _fake_sdist,
-                      git, shipped, snapshot)
+from conftest import (FAKE_VERSION, FORMAT_PATCH, REPO, Synthetic, _commit, _edit, _fake_sdist, git,
+                      pristine_repo, shipped, snapshot)
 
 MAINTAIN = REPO / "tools" / "patchset" / "maintain.py"
 MUTANTS = REPO / "tools" / "mutants.py"
@@ -96,14 +96,7 @@ def dependent_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A patch set whose rfc/0002 edits the line next to 0001's (a textual dependency);
     0003 is independent; 0004 touches only CHANGELOG.md and docs (not a mutant)."""
     base = tmp_path_factory.mktemp("dependent")
-    dev = base / "dev"
-    for rel, text in PRISTINE.items():
-        (dev / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dev / rel).write_text(text)
-    git(dev, "init", "-q", "-b", "main")
-    git(dev, "add", "-A")
-    git(dev, "commit", "-q", "-m", "pristine")
-    git(dev, "tag", "pristine")
+    dev = pristine_repo(base / "dev")
     git(dev, "checkout", "-q", "-b", "rfc")
     _edit(dev, "pytorch_lightning/core.py", "core_line_5 = 5\n", "core_line_5 = 'a'\n")
     _commit(dev, "Patch A")
