@@ -267,16 +267,20 @@ def _newest_pinned(patches_root: Path) -> str:
     return max(pinned, key=version_key)
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it, else absolute."""
+    here, full = Path.cwd().resolve(), path.resolve()
+    return shlex.quote(os.path.relpath(full, here) if here in full.parents else str(full))
+
+
 def next_steps(target: Path) -> str:
-    here = Path.cwd().resolve()
-    full = target.resolve()
-    rel = os.path.relpath(full, here) if here in full.parents else str(full)
     return "\n".join([
         "Next steps:",
-        f"  pip install --no-deps -e {shlex.quote(rel)}",
-        "  --no-deps keeps pip from resolving Lightning's requirements (it would pull a",
-        "  different torch); install dependencies yourself under your constraints file,",
-        "  e.g. pip install -c <constraints.txt> -r <requirements>, and always pin torch.",
+        f"  pip install -r {_shown(REPO_ROOT / 'conformance' / 'requirements.txt')}",
+        f"  pip install --no-deps -e {_shown(target)}",
+        "  The requirements pin torch==2.13.0 and Lightning 1.3's runtime dependencies;",
+        "  --no-deps keeps pip from resolving Lightning's own requirements (an unpinned",
+        "  torch, and a PyYAML that does not build on Python 3.11).",
     ])
 
 
