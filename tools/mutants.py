@@ -164,13 +164,18 @@ def left_out_text(m: Mutant) -> str:
     return ", ".join(p.number for p in m.left_out) or "nothing"
 
 
+def markdown_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A Markdown table with padded columns, readable as plain text too."""
+    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
 def table(rows: list[Mutant]) -> str:
     head = ("patch", "left out", "result", "first failing test / reason", "time")
     body = [(("control" if m.patch is None else m.patch.number), left_out_text(m) if m.patch else "nothing",
              m.result, m.detail, f"{m.seconds:.0f}s" if m.seconds else "-") for m in rows]
-    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+    return markdown_table(head, body)
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:

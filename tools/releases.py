@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from patchset import maintain  # noqa: E402
 from patchset.series import PatchsetError, supported_versions  # noqa: E402
+from mutants import markdown_table  # noqa: E402
 
 IMPORT_CHECK = (
     "import sys, pytorch_lightning as pl\n"
@@ -124,12 +125,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"      {'passed' if step == 'ok' else 'FAILED at ' + step}: {detail} ({seconds:.1f}s; "
               f"logs in {args.workdir / version})", flush=True)
 
-    head = ("release", "result", "detail", "time")
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
-    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
     print()
-    print("\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)]))
+    print(markdown_table(("release", "result", "detail", "time"), body))
     failed = [v for v, s, _, _ in rows if s != "ok"]
     if failed:
         print(f"\nFAILED: {', '.join(failed)}")
