@@ -1,20 +1,19 @@
-"""Hypothesis strategies over valid scenarios, one per family.
+"""Hypothesis strategies over valid Lightning 1.3 scenarios, one per family.
 
 Every strategy builds only valid configurations (the argument checks of ModelCheckpoint
-are tested on their own in test_api.py), and `region` names the part of the space a
-scenario falls in, so that the suite can count how often each part was hit.
+are tested on their own in test_api.py).
 """
+from dataclasses import replace
 from typing import Optional
 
 from hypothesis import strategies as st
 
-from conformance.model import train_only
+from conformance import strategies as core
+from conformance.lightning_1_3.model import UNCHANGED, train_only, unchanged
 from conformance.scenario import (
     MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
 )
 
-# few distinct values, so that ties, improvements and regressions all happen
-VALUES = st.sampled_from([0.0, 1.0, 2.0, 3.0])
 MAX_EPOCHS = 4
 
 
@@ -85,10 +84,6 @@ def loop(draw, validated: bool) -> dict:
     return settings
 
 
-def _values(draw, count: int) -> tuple:
-    return tuple(draw(st.lists(VALUES, min_size=count, max_size=count)))
-
-
 @st.composite
 def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     settings = draw(loop(validated))
@@ -99,8 +94,8 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
         **settings,
         checkpoints=tuple(draw(checkpoints(monitors, rfc)) for _ in range(n_checkpoints)),
         early_stopping=draw(early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []))),
-        train_values=_values(draw, settings["max_epochs"]),
-        val_values=_values(draw, runs),
+        train_values=core.values(draw, settings["max_epochs"]),
+        val_values=core.values(draw, runs),
         stop_at_step=draw(st.one_of(st.none(), st.integers(0, settings["max_epochs"] * settings["train_batches"]))),
     )
 
@@ -129,38 +124,26 @@ def resumed_scenarios(draw) -> Scenario:
     return Scenario(
         **settings,
         checkpoints=(first,),
-        train_values=_values(draw, epochs),
-        val_values=_values(draw, epochs * (settings["train_batches"] + 1)),
+        train_values=core.values(draw, epochs),
+        val_values=core.values(draw, epochs * (settings["train_batches"] + 1)),
         resume_max_epochs=epochs,
     )
 
 
 def region(scenario: Scenario) -> str:
-    """A coarse name for the part of the scenario space a scenario is in."""
-    s = scenario
-    parts = ["train-only" if train_only(s) else "validated"]
-    if s.failure:
-        parts.append(f"{s.failure.kind}-in-{s.failure.where}")
-    if s.resume_max_epochs is not None:
-        parts.append("resume")
-    if s.max_steps is not None:
-        parts.append("max_steps")
-    if s.stop_at_step is not None or s.early_stopping:
-        parts.append("stop")
-    if any(c.trigger_on_train_end for c in s.checkpoints):
-        parts.append("trigger")
-    return "/".join(parts)
+    return core.region(scenario, train_only(scenario))
 
 
 @st.composite
-def unchanged_scenarios(draw) -> Scenario:
-    """Validation at the end of every epoch, no RFC argument: where upstream must agree."""
+def _unchanged_candidates(draw) -> Scenario:
     scenario = draw(scenarios(validated=True, rfc=False))
     failure = draw(st.none() | st.builds(
         Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
         epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1)))
-    return Scenario(**{
-        **scenario.__dict__,
-        "check_val_every_n_epoch": 1, "val_check_interval": 1.0, "max_steps": None, "stop_at_step": None,
-        "failure": failure,
-    })
+    return replace(scenario, **UNCHANGED, failure=failure)
+
+
+def unchanged_scenarios() -> st.SearchStrategy:
+    """Where upstream must agree, as the model's `unchanged` says: validated scenarios without
+    RFC arguments, set to its UNCHANGED settings, with or without a training failure."""
+    return _unchanged_candidates().filter(unchanged)
