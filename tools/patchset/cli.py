@@ -104,7 +104,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
+def apply_from_args(args: argparse.Namespace) -> int:
     tmp = None
     if args.target is None:
         target, tmp = fetch_release(args.release or DEFAULT_RELEASE, args.patches, args.check)
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        return run(args)
+        return apply_from_args(args)
     except (PatchsetError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
