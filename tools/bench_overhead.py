@@ -15,9 +15,9 @@ It also counts `torch.save` calls on a few scenarios: patched with
 with `ModelCheckpoint()`; the tool exits 1 if it does. This is a benchmark that prints
 figures, not a timed test.
 
-    python tools/bench_overhead.py [--quick] [--patched DIR --pristine DIR]
+    python -m tools.bench_overhead [--quick] [--patched DIR --pristine DIR]
 
-Without --patched/--pristine the trees are built once with `tools/patchset/maintain.py tree`
+Without --patched/--pristine the trees are built once with `maintain tree`
 under build/bench/ and reused until patches/ changes.
 """
 from __future__ import annotations
@@ -255,11 +255,11 @@ def build_tree(version: str, series: str, dest: Path) -> Path:
     if (dest / "pytorch_lightning" / "__init__.py").exists() and stamp_file.exists() \
             and stamp_file.read_text() == stamp:
         return dest
-    log(f"building {dest} (series {series}) with tools/patchset/maintain.py tree")
+    log(f"building {dest} (series {series}) with maintain tree")
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, str(REPO / "tools" / "patchset" / "maintain.py"), "tree", version, str(dest),
+    subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "tree", version, str(dest),
                     "--series", series], check=True, cwd=REPO, stdout=sys.stderr)
     stamp_file.write_text(stamp)
     return dest
