@@ -36,17 +36,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series, detect, pristine, sdist
-from tools.patchset.layout import LEGACY, STANDALONE, UNIFIED
 from tools.patchset.series import PatchsetError, supported_versions
 from tools.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
-# per layout: the importable package root inside the tree, and the module that has Callback
-PACKAGES = {
-    LEGACY: (".", "pytorch_lightning"),
-    UNIFIED: ("src", "lightning.pytorch"),
-    STANDALONE: ("src", "pytorch_lightning"),
-}
 IMPORT_CHECK = (
     "import importlib, sys\n"
     "from packaging.version import Version\n"
@@ -85,9 +78,9 @@ def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[st
         return "apply", str(exc)
     finally:
         (work / "apply.log").write_text("\n".join(log) + "\n", encoding="utf-8")
-    root, module = PACKAGES[detect(tree).name]
-    path = (tree / root).resolve()
-    if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), module], path, work / "import.log"):
+    layout = detect(tree)
+    path = (tree / layout.import_root).resolve()
+    if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), layout.module], path, work / "import.log"):
         return "import", last_line(work / "import.log")
     cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
            f"--hypothesis-profile={args.profile}", *args.pytest_args]
