@@ -122,3 +122,111 @@ def test_an_sdist_pin_file_may_pin_several_distributions() -> None:
     assert parse_pins(f"{'c' * 64}  pytorch-lightning-1.3.8.tar.gz\n", "1.3.8")[0].dist == "pytorch-lightning"
     with pytest.raises(PatchsetError, match="another release"):
         parse_pins(f"{'a' * 64}  lightning-2.6.5.tar.gz\n", "2.6.6")
+
+
+# --- a synthetic 2.x release: the git layout, its lightning sdist and its standalone sdist ------
+
+RELEASE_2X = "2.6.99"
+UNIFIED_FILES = {
+    "src/version.info": f"{RELEASE_2X}\n",
+    "src/lightning/__init__.py": "",
+    "src/lightning/pytorch/__init__.py": "from lightning.pytorch.core import *  # noqa\n",
+    "src/lightning/pytorch/core.py": "from lightning.fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(20)),
+    "src/lightning/pytorch/trainer/__init__.py": "",
+    "src/lightning/pytorch/CHANGELOG.md": "# Changelog\n\n## [unreleased]\n",
+    "src/lightning/fabric/__init__.py": "seed = 0\n",
+    "src/pytorch_lightning/__setup__.py": "# packaging stub of the git layout\n",
+    "tests/tests_pytorch/test_core.py": "def test_core():\n    pass\n",
+}
+# the same release as Lightning's packaging writes the standalone package
+STANDALONE_FILES = {
+    "src/version.info": f"{RELEASE_2X}\n",
+    "src/pytorch_lightning/__init__.py": "from pytorch_lightning.core import *  # noqa\n",
+    "src/pytorch_lightning/core.py": "from lightning_fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(20)),
+    "src/pytorch_lightning/trainer/__init__.py": "",
+    "src/pytorch_lightning/CHANGELOG.md": "# Changelog\n\n## [unreleased]\n",
+    "src/lightning_fabric/__init__.py": "seed = 0\n",
+}
+
+
+def _sdist(files: dict, name: str, cache: Path) -> str:
+    import hashlib
+    import tarfile
+    top = cache / "src" / name
+    _tree(top, {rel: text for rel, text in files.items() if not rel.startswith("tests/")})
+    tarball = cache / f"{name}.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(top, arcname=name)
+    return hashlib.sha256(tarball.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def release_2x(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from conftest import FORMAT_PATCH, _commit, _edit, git
+    base = tmp_path_factory.mktemp("release_2x")
+    dev = _tree(base / "dev", UNIFIED_FILES)
+    git(dev, "init", "-q", "-b", "main")
+    git(dev, "add", "-A")
+    git(dev, "commit", "-q", "-m", "pristine")
+    git(dev, "tag", "pristine")
+    git(dev, "checkout", "-q", "-b", "rfc")
+    _edit(dev, "src/lightning/pytorch/core.py", "x3 = 3\n", "x3 = 3\nimport lightning.pytorch as pl  # the hook\n")
+    _edit(dev, "src/lightning/pytorch/CHANGELOG.md", "## [unreleased]\n", "## [unreleased]\n\n- The hook\n")
+    _edit(dev, "tests/tests_pytorch/test_core.py", "pass", "assert True")
+    _commit(dev, "Add the hook")
+    patches = base / "patches"
+    out = patches / RELEASE_2X / "rfc"
+    git(dev, *FORMAT_PATCH, "-q", "-o", str(out), "pristine..rfc")
+    (out / "series").write_text("".join(p.name + "\n" for p in sorted(out.glob("*.diff"))))
+    cache = base / "sdist"
+    pins = [(_sdist(UNIFIED_FILES, f"lightning-{RELEASE_2X}", cache), f"lightning-{RELEASE_2X}.tar.gz"),
+            (_sdist(STANDALONE_FILES, f"pytorch_lightning-{RELEASE_2X}", cache),
+             f"pytorch_lightning-{RELEASE_2X}.tar.gz")]
+    (patches / RELEASE_2X / "sdist.sha256").write_text("".join(f"{d}  {n}\n" for d, n in pins))
+    return {"patches": patches, "cache": cache, "dev": dev}
+
+
+def test_the_standalone_sdist_is_patched_from_the_git_layout_series(release_2x: dict, tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "standalone", STANDALONE_FILES)
+    before = snapshot(tree)
+    result = apply_series(tree, patches_root=release_2x["patches"])
+    assert result.layout == STANDALONE and result.applied == ["rfc/0001-Add-the-hook.diff"]
+    assert "x3 = 3\nimport pytorch_lightning as pl  # the hook\n" in (tree / "src/pytorch_lightning/core.py").read_text()
+    assert "- The hook" in (tree / "src/pytorch_lightning/CHANGELOG.md").read_text()
+    assert not (tree / "src/lightning").exists() and not (tree / "tests").exists()
+    assert result.skipped == ["Skipping tests/ and docs/ changes of rfc/0001-Add-the-hook.diff (1 file): "
+                              "the target does not ship them"]
+    apply_series(tree, reverse=True, patches_root=release_2x["patches"])
+    assert snapshot(tree) == before
+
+
+def test_a_git_clone_of_2x_gets_the_series_with_its_tests(release_2x: dict, tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "clone", UNIFIED_FILES)
+    result = apply_series(tree, patches_root=release_2x["patches"])
+    assert result.layout == UNIFIED and result.skipped == []
+    assert "import lightning.pytorch as pl" in (tree / "src/lightning/pytorch/core.py").read_text()
+    assert "assert True" in (tree / "tests/tests_pytorch/test_core.py").read_text()
+
+
+def test_the_default_fetch_of_a_2x_release(release_2x: dict, tmp_path: Path) -> None:
+    import shutil
+    from tools.patchset.cli import fetch_release, next_steps
+    (tmp_path / "build" / "sdist").mkdir(parents=True)  # a verified copy in the cache: no download
+    shutil.copy(release_2x["cache"] / f"lightning-{RELEASE_2X}.tar.gz", tmp_path / "build" / "sdist")
+    target, tmp = fetch_release(RELEASE_2X, release_2x["patches"], check=False, build=tmp_path / "build")
+    assert tmp is None and target == tmp_path / "build" / f"lightning-{RELEASE_2X}"
+    assert detect(target).name == UNIFIED  # the release's first pin: the lightning sdist
+    assert apply_series(target, patches_root=release_2x["patches"]).applied == ["rfc/0001-Add-the-hook.diff"]
+    steps = next_steps(target, detect(target))
+    assert "conformance/lightning_2_6/requirements.txt" in steps and "pip install --no-deps -e" in steps
+
+
+def test_lint_checks_both_sdists_of_a_2x_release(release_2x: dict) -> None:
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "--patches", str(release_2x["patches"]),
+                           "--cache", str(release_2x["cache"]), "lint"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for dist in ("lightning", "pytorch-lightning"):
+        for tool in ("git apply", "patch -F0", "git am"):
+            assert f"ok: {RELEASE_2X} ({dist}): rfc onto pristine: {tool} (1 patches)" in proc.stdout
