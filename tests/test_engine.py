@@ -93,7 +93,8 @@ def test_detects_the_three_layouts(tmp_path: Path) -> None:
 
 
 def test_standalone_mapping_follows_lightnings_import_rewrite() -> None:
-    assert map_text("from lightning.pytorch.callbacks import Callback") == "from pytorch_lightning.callbacks import Callback"
+    assert map_text("from lightning.pytorch.callbacks import Callback") == \
+        "from pytorch_lightning.callbacks import Callback"
     assert map_text("from lightning.fabric.utilities import x") == "from lightning_fabric.utilities import x"
     # only a name of its own: not part of a longer name, a path or an address
     for kept in ("my_lightning.pytorch_x", "src/lightning.pytorch/", "@lightning.pytorch"):
@@ -107,11 +108,14 @@ def test_a_git_layout_patch_maps_onto_the_standalone_package(tmp_path: Path) -> 
         "Subject: [PATCH] x\n\nwhy\n---\n"
         "diff --git a/src/lightning/pytorch/core.py b/src/lightning/pytorch/core.py\n"
         "index 1111111..2222222 100644\n--- a/src/lightning/pytorch/core.py\n+++ b/src/lightning/pytorch/core.py\n"
-        "@@ -1,2 +1,2 @@\n from lightning.fabric import seed\n-import lightning.pytorch as pl\n+import lightning.pytorch as L\n")
-    standalone = detect(_tree(tmp_path / "t", {"src/version.info": "2.6.6\n", "src/pytorch_lightning/trainer/x.py": ""}))
+        "@@ -1,2 +1,2 @@\n from lightning.fabric import seed\n"
+        "-import lightning.pytorch as pl\n+import lightning.pytorch as L\n")
+    standalone = detect(_tree(tmp_path / "t", {"src/version.info": "2.6.6\n",
+                                               "src/pytorch_lightning/trainer/x.py": ""}))
     mapped = for_layout(parse_patch(diff, "rfc"), standalone).diff_text()
     assert "a/src/pytorch_lightning/core.py b/src/pytorch_lightning/core.py" in mapped
-    assert " from lightning_fabric import seed\n-import pytorch_lightning as pl\n+import pytorch_lightning as L\n" in mapped
+    assert (" from lightning_fabric import seed\n"
+            "-import pytorch_lightning as pl\n+import pytorch_lightning as L\n") in mapped
     assert "index " not in mapped and "lightning.pytorch" not in mapped
 
 
@@ -131,7 +135,7 @@ UNIFIED_FILES = {
     "src/version.info": f"{RELEASE_2X}\n",
     "src/lightning/__init__.py": "",
     "src/lightning/pytorch/__init__.py": "from lightning.pytorch.core import *  # noqa\n",
-    "src/lightning/pytorch/core.py": "from lightning.fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(20)),
+    "src/lightning/pytorch/core.py": "from lightning.fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(9)),
     "src/lightning/pytorch/trainer/__init__.py": "",
     "src/lightning/pytorch/CHANGELOG.md": "# Changelog\n\n## [unreleased]\n",
     "src/lightning/fabric/__init__.py": "seed = 0\n",
@@ -142,7 +146,7 @@ UNIFIED_FILES = {
 STANDALONE_FILES = {
     "src/version.info": f"{RELEASE_2X}\n",
     "src/pytorch_lightning/__init__.py": "from pytorch_lightning.core import *  # noqa\n",
-    "src/pytorch_lightning/core.py": "from lightning_fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(20)),
+    "src/pytorch_lightning/core.py": "from lightning_fabric import seed\n" + "".join(f"x{i} = {i}\n" for i in range(9)),
     "src/pytorch_lightning/trainer/__init__.py": "",
     "src/pytorch_lightning/CHANGELOG.md": "# Changelog\n\n## [unreleased]\n",
     "src/lightning_fabric/__init__.py": "seed = 0\n",
@@ -191,7 +195,8 @@ def test_the_standalone_sdist_is_patched_from_the_git_layout_series(release_2x: 
     before = snapshot(tree)
     result = apply_series(tree, patches_root=release_2x["patches"])
     assert result.layout == STANDALONE and result.applied == ["rfc/0001-Add-the-hook.diff"]
-    assert "x3 = 3\nimport pytorch_lightning as pl  # the hook\n" in (tree / "src/pytorch_lightning/core.py").read_text()
+    core = (tree / "src/pytorch_lightning/core.py").read_text()
+    assert "x3 = 3\nimport pytorch_lightning as pl  # the hook\n" in core
     assert "- The hook" in (tree / "src/pytorch_lightning/CHANGELOG.md").read_text()
     assert not (tree / "src/lightning").exists() and not (tree / "tests").exists()
     assert result.skipped == ["Skipping tests/ and docs/ changes of rfc/0001-Add-the-hook.diff (1 file): "

@@ -13,8 +13,8 @@ from typing import Dict, List, Optional
 
 from conformance.rules import Patience, TopK, versioned_name
 from conformance.scenario import (
-    MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event, Observation,
-    Scenario, checkpoint_key,
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event,
+    Observation, Scenario, checkpoint_key,
 )
 
 
@@ -372,9 +372,6 @@ def _early_stopping_check(run: SimulatedFit) -> None:
 
 
 # ---------------------------------------------------------------- where upstream agrees
-
-
-FORCED_CALL = "ModelCheckpoint.on_validation_end"
 
 
 def dispatched(obs: Observation) -> Observation:

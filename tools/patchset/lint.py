@@ -23,7 +23,9 @@ from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, 
                      series_dir, version_dirs)
 from .staging import explain_failure, git_apply
 
-RFC_BUG = "https://github.com/PyTorchLightning/pytorch-lightning/issues/6672"
+# the RFC's address, under the repository's old name (1.3-era patches) or its current one
+RFC_BUGS = ("https://github.com/PyTorchLightning/pytorch-lightning/issues/6672",
+            "https://github.com/Lightning-AI/pytorch-lightning/issues/6672")
 
 
 class LintReport:
@@ -291,8 +293,8 @@ def check_headers(patch: Patch, report: LintReport, where: str) -> None:
         report.problem(f"{where}: missing Forwarded:")
     if not _valid_date(trailers.get("Last-Update", "")):
         report.problem(f"{where}: missing or malformed Last-Update: (YYYY-MM-DD)")
-    if patch.series == "rfc" and trailers.get("Bug") != RFC_BUG:
-        report.problem(f"{where}: rfc patches need Bug: {RFC_BUG}")
+    if patch.series == "rfc" and trailers.get("Bug") not in RFC_BUGS:
+        report.problem(f"{where}: rfc patches need Bug: {RFC_BUGS[-1]}")
     try:
         exact = patch.mail_text() == patch.path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
