@@ -111,23 +111,11 @@ NEW_HOOK = "on_train_epoch_without_validation_end"
 SANITY = "sanity."  # prefix of a hook called during the sanity check
 MODULE = "module."  # prefix of a LightningModule hook (callbacks' hooks have none)
 SAVE = "on_save_checkpoint"
+FORCED_CALL = "ModelCheckpoint.on_validation_end"  # a call of that method, recorded by the callback itself
 
 
 def checkpoint_key(index: int, name: str) -> str:
     """The key of a checkpoint file in `Observation.files`: `ckpt<index>/<file name>`."""
-    return f"ckpt{index}/{name}"
-
-
-# The trace vocabulary of every generation: events are (hook, current_epoch, global_step).
-NEW_HOOK = "on_train_epoch_without_validation_end"
-SANITY = "sanity."  # prefix of an event during the sanity check
-MODULE = "module."  # prefix of a LightningModule hook
-FORCED_CALL = "ModelCheckpoint.on_validation_end"  # a call of that method, recorded by the callback itself
-SAVE = "on_save_checkpoint"
-
-
-def file_key(index: int, name: str) -> str:
-    """The observation's key of the file `name` written by checkpoint callback `index`."""
     return f"ckpt{index}/{name}"
 
 

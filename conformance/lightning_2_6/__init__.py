@@ -1,0 +1,8 @@
+"""The conformance suite's generation for Lightning 2.6.x (`loops/fit_loop.py`, `loops/training_epoch_loop.py`).
+
+`model.py` is the contract of the 2.6 series issue as the patched 2.6 loops must show it (and,
+without the series, what 2.6.6 shows); `harness.py` runs a scenario in a real 2.6 Trainer (one
+Trainer builder, one recorder, also used by `ddp.py` and the benchmarks); `strategies.py` draws
+2.6 scenarios and names their regions, the measured gaps G1-G3 included; `named.py` pins the
+report's rows; the `test_*.py` files are its families.
+"""

@@ -1,0 +1,310 @@
+"""Run a `Scenario` in a real Lightning 2.6 `Trainer`, in process, and observe it.
+
+This module is the 2.6 generation's one Trainer builder (`build_trainer`) and one recorder
+(`Recorder`, `RecordingModelCheckpoint`); the single-process harness (`observe`), the DDP
+runner (`ddp.py`) and the benchmarks all use them. It also defines the trace vocabulary
+that the model and the DDP runner import.
+
+The observation is built from a recording callback (first in the callback list, so it sees
+each hook before the callbacks under test), a recording ModelCheckpoint subclass (it shows
+when `ModelCheckpoint.on_validation_end` runs), the checkpoint files on disk (a
+`save_last="link"` symlink is listed in `links` and holds its target's content) and the
+state of the callbacks after `fit`.
+"""
+import importlib
+import logging
+import re
+import signal
+import warnings
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from conformance import generation
+from conformance.scenario import (  # the trace vocabulary is the core's, shared with the model
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable, Observation,
+    Scenario, checkpoint_key,
+)
+
+# the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
+pl = generation.lightning()
+Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
+_model_checkpoint_module = importlib.import_module(pl.__name__ + ".callbacks.model_checkpoint")
+MisconfigurationException = importlib.import_module(pl.__name__ + ".utilities.exceptions").MisconfigurationException
+
+TRACED_HOOKS = (
+    "on_train_epoch_end",
+    "on_validation_end",
+    NEW_HOOK,
+    "on_train_end",
+    "on_exception",
+)
+
+
+def raised_name(exc: BaseException) -> str:
+    """How the observation names what ended `fit`: 2.6 turns a KeyboardInterrupt into `SystemExit(1)`."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code})"
+    return type(exc).__name__
+
+
+# 2.6.6's missing-key warning (epoch ends and step saves), and the series' train-end warning
+MISSING_KEY_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\)` could not find the monitored key")
+TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` could not find "
+                               r"the monitored key in the returned metrics when training ended")
+
+
+def _warning_keys(caught) -> Tuple[str, ...]:
+    keys = []
+    for w in caught:
+        message = str(w.message)
+        if m := TRAIN_END_WARNING.search(message):
+            keys.append("train-end:" + m.group(1))
+        elif m := MISSING_KEY_WARNING.search(message):
+            keys.append(m.group(1))
+    return tuple(keys)
+
+
+# ---------------------------------------------------------------- failure injection
+
+
+class InjectedFailure(RuntimeError):
+    """The exception a scenario's failure injection raises."""
+
+
+def fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
+    """Raise what the scenario injects here (a KeyboardInterrupt, or InjectedFailure)."""
+    failure = scenario.failure
+    if failure is None or failure.where != where or failure.epoch != epoch or failure.batch != batch:
+        return
+    raise KeyboardInterrupt() if failure.kind == "interrupt" else InjectedFailure(where)
+
+
+def event(trainer: "pl.Trainer", hook: str) -> Event:
+    prefix = SANITY if trainer.sanity_checking else ""
+    return (prefix + hook, trainer.current_epoch, trainer.global_step)
+
+
+# ---------------------------------------------------------------- the recorder
+
+
+class Recorder(Callback):
+    """Records the traced hooks; also injects callback failures and `should_stop`.
+
+    Plain methods (no per-instance closures), so that it pickles for the DDP runner.
+    """
+
+    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
+        self.scenario = scenario
+        self.trace = trace
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_train_epoch_end"))
+        fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
+
+    def on_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_validation_end"))
+
+    def on_train_epoch_without_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, NEW_HOOK))
+
+    def on_train_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_train_end"))
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.trace.append(event(trainer, "on_exception"))
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        self.trace.append(event(trainer, SAVE))
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.scenario.stop_at_step:
+            trainer.should_stop = True
+
+
+class RecordingModelCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that records its `on_validation_end` calls."""
+
+    def __init__(self, trace: List[Event], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._trace = trace
+
+    def on_validation_end(self, trainer, pl_module):
+        self._trace.append(event(trainer, FORCED_CALL))
+        super().on_validation_end(trainer, pl_module)
+
+
+def checkpoint_callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> List[ModelCheckpoint]:
+    """The scenario's ModelCheckpoints; an argument the target lacks makes the scenario not applicable."""
+    callbacks = []
+    for i, config in enumerate(scenario.checkpoints):
+        try:
+            callbacks.append(RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs()))
+        except TypeError as exc:
+            if "unexpected keyword argument" in str(exc):
+                raise NotApplicable(f"ModelCheckpoint: {exc}") from exc
+            raise
+    return callbacks
+
+
+def early_stopping_callbacks(scenario: Scenario) -> List[EarlyStopping]:
+    es = scenario.early_stopping
+    return [EarlyStopping(**es.kwargs())] if es else []
+
+
+# ---------------------------------------------------------------- the modules
+
+
+class TrainOnlyModule(pl.LightningModule):
+
+    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.trace = trace
+        self.layer = torch.nn.Linear(2, 1)
+        self.val_runs = 0
+
+    def training_step(self, batch, batch_idx):
+        fail(self.scenario, "training_step", self.current_epoch, batch_idx)
+        self.log(TRAIN_METRIC, self.scenario.train_values[self.current_epoch], batch_size=1)
+        return self.layer(batch[0]).sum()
+
+    def on_train_epoch_without_validation_end(self):
+        self.trace.append(event(self.trainer, MODULE + NEW_HOOK))
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.ones(self.scenario.train_batches, 2)), batch_size=1)
+
+
+class ValidatedModule(TrainOnlyModule):
+
+    def validation_step(self, batch, batch_idx):
+        if self.trainer.sanity_checking:
+            return
+        if batch_idx == 0:
+            fail(self.scenario, "validation_step", self.current_epoch)
+        self.log(VAL_METRIC, self.scenario.val_values[self.val_runs], batch_size=1)
+
+    def on_validation_epoch_end(self):
+        if not self.trainer.sanity_checking:
+            self.val_runs += 1
+
+    def val_dataloader(self):
+        # val_batches=0: a val dataloader that yields no batches at all
+        return DataLoader(TensorDataset(torch.ones(self.scenario.val_batches, 2)), batch_size=1)
+
+
+def module_for(scenario: Scenario, trace: List[Event]) -> TrainOnlyModule:
+    return (ValidatedModule if scenario.has_validation else TrainOnlyModule)(scenario, trace)
+
+
+# ---------------------------------------------------------------- the one Trainer builder
+
+
+def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: Optional[int] = None,
+                  resume: Optional[Path] = None, max_steps: Optional[int] = None, **overrides) -> "pl.Trainer":
+    """The Trainer of a scenario: tiny, quiet, on one CPU unless `overrides` say otherwise (DDP).
+
+    `resume`: the checkpoint the next `fit` resumes from (2.x: `trainer.ckpt_path`, as `fit(ckpt_path=)`).
+    """
+    max_epochs = scenario.max_epochs if max_epochs is None else max_epochs
+    max_steps = scenario.max_steps if max_steps is None else max_steps
+    settings = dict(
+        default_root_dir=str(root),
+        callbacks=callbacks,
+        enable_checkpointing=bool(scenario.checkpoints),
+        max_epochs=max_epochs,
+        max_steps=-1 if max_steps is None else max_steps,
+        min_epochs=scenario.min_epochs,
+        limit_val_batches=scenario.limit_val_batches,
+        val_check_interval=scenario.val_check_interval,
+        check_val_every_n_epoch=scenario.check_val_every_n_epoch,
+        accumulate_grad_batches=scenario.accumulate_grad_batches,
+        num_sanity_val_steps=scenario.num_sanity_val_steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    settings.update(overrides)
+    trainer = pl.Trainer(**settings)
+    if resume is not None:
+        trainer.ckpt_path = str(resume)
+    return trainer
+
+
+# ---------------------------------------------------------------- observing a fit
+
+
+def checkpoint_files(root: Path, count: int) -> Dict[str, tuple]:
+    """The `(epoch, global_step)` stored in each checkpoint file (a symlink: in its target; dangling: (-1, -1))."""
+    files = {}
+    for i in range(count):
+        for path in sorted((root / f"ckpt{i}").glob("*.ckpt")):
+            if not path.exists():
+                files[checkpoint_key(i, path.name)] = (-1, -1)
+                continue
+            data = torch.load(path, map_location="cpu", weights_only=False)
+            files[checkpoint_key(i, path.name)] = (data["epoch"], data["global_step"])
+    return files
+
+
+def checkpoint_links(root: Path, count: int) -> Dict[str, str]:
+    """Where each `save_last="link"` symlink points (a file name in the same folder)."""
+    return {checkpoint_key(i, path.name): Path(path.readlink()).name
+            for i in range(count) for path in sorted((root / f"ckpt{i}").glob("*.ckpt")) if path.is_symlink()}
+
+
+def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[int],
+         resume: Optional[Path] = None) -> Observation:
+    trace: List[Event] = []
+    n = len(scenario.checkpoints)
+    obs = Observation(trace=(), best_model_paths=("",) * n, last_model_paths=("",) * n)
+    # constructing the callbacks is part of the run; NotApplicable escapes to the test
+    checkpoints = checkpoint_callbacks(scenario, root, trace)
+    early_stopping = early_stopping_callbacks(scenario)
+    _model_checkpoint_module.warning_cache.clear()  # it would hide a warning given in an earlier scenario
+    trainer = None
+    handler = signal.getsignal(signal.SIGINT)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            trainer = build_trainer(scenario, root, [Recorder(scenario, trace)] + checkpoints + early_stopping,
+                                    max_epochs, resume, max_steps)
+            trainer.fit(module_for(scenario, trace))
+        except (Exception, SystemExit) as exc:  # the observation records how fit ended
+            obs.raised = raised_name(exc)
+        finally:
+            signal.signal(signal.SIGINT, handler)  # 2.6 ignores SIGINT after a KeyboardInterrupt
+    if trainer is None:
+        return obs
+    obs.warnings = _warning_keys(caught)
+    obs.trace = tuple(trace)
+    obs.files, obs.links = checkpoint_files(root, n), checkpoint_links(root, n)
+    obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
+    obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
+    obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
+    obs.final_epoch, obs.final_step = trainer.current_epoch, trainer.global_step
+    return obs
+
+
+def observe(scenario: Scenario, root: Path) -> Observation:
+    """Run `scenario` under `root` (a fresh directory) and observe it."""
+    pl.seed_everything(0, verbose=False)
+    obs = _fit(scenario, root, scenario.max_epochs, scenario.max_steps)
+    if scenario.resume_max_epochs is not None and obs.raised is None:
+        last = root / "ckpt0" / "last.ckpt"
+        max_steps = scenario.max_steps if scenario.resume_max_steps is None else scenario.resume_max_steps
+        obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, max_steps, resume=last)
+    return obs
+
+
+for _name in ("lightning.pytorch", "pytorch_lightning", "lightning.fabric", "lightning_fabric"):
+    logging.getLogger(_name).setLevel(logging.WARNING)  # rank-zero info lines cost time and say nothing here

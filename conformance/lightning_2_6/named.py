@@ -1,0 +1,203 @@
+"""Named scenarios of the 2.6 generation: the measured gaps G1-G3 of the 2.6 series issue, the
+2.6.6 behaviour the series keeps, and the contract's corners, pinned so that they run every time.
+
+They are the `@example`s of the property tests and the rows of the report.
+"""
+from conformance.scenario import (
+    FORCED_CALL, MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
+)
+
+CONSTANT = (1.0,) * 6
+
+NAMED = {
+    # G1: no checkpoint at all in a run without validation (2.6.6)
+    "G1: train-only, check_val_every_n_epoch=2, save_top_k=-1": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_top_k=-1),)),
+    ),
+    "G1: train-only, save_on_train_epoch_end=False, save_top_k=-1": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, save_on_train_epoch_end=False),)),
+    ),
+    "G1: no validation_step, check_val_every_n_epoch=2, save_last": (
+        "checkpoint-train-only",
+        Scenario(has_validation=False, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_last=True),)),
+    ),
+    "train-only, every_n_train_epochs=2": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_train_epochs=2),)),
+    ),
+    "train-only, save_on_train_epoch_end=True, every_n_epochs=2, every_n_train_epochs=1": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_epochs=2, every_n_train_epochs=1,
+                                                              save_on_train_epoch_end=True),)),
+    ),
+    "empty val dataloader, check_val_every_n_epoch=2, no sanity check": (
+        "checkpoint-train-only",
+        Scenario(val_batches=0, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_top_k=-1),)),
+    ),
+    "empty val dataloader, check_val_every_n_epoch=2, sanity check": (
+        "hook-train-only",
+        Scenario(val_batches=0, check_val_every_n_epoch=2, num_sanity_val_steps=2, checkpoints=()),
+    ),
+    # G2: EarlyStopping never checks in a run without validation (2.6.6)
+    "G2: train-only, check_val_every_n_epoch=2, constant metric": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, max_epochs=6, check_val_every_n_epoch=2, checkpoints=(),
+                 train_values=CONSTANT, early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1,
+                                                                 check_on_train_epoch_end=None)),
+    ),
+    "G2: val_check_interval=0.5, limit_val_batches=0, constant metric": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, max_epochs=6, val_check_interval=0.5, checkpoints=(),
+                 train_values=CONSTANT, early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1,
+                                                                 check_on_train_epoch_end=None)),
+    ),
+    "G2: check_on_train_epoch_end=False, constant metric": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
+                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=False)),
+    ),
+    "train-only, EarlyStopping check_on_train_epoch_end=None, patience=2": (
+        "early-stopping-train-only",
+        Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
+                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=2, check_on_train_epoch_end=None)),
+    ),
+    # G3: the final step cannot be saved (2.6.6)
+    "G3: every_n_train_steps=3 over 8 steps, trigger_on_train_end": (
+        "train-end-trigger",
+        Scenario(limit_val_batches=0, max_epochs=2, checkpoints=(
+            Checkpoint(every_n_train_steps=3, save_top_k=-1, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "G3: every_n_train_steps=3 over 8 steps, default": (
+        "train-end-off-by-default",
+        Scenario(limit_val_batches=0, max_epochs=2, checkpoints=(
+            Checkpoint(every_n_train_steps=3, save_top_k=-1, save_last=True),)),
+    ),
+    "G3: val_check_interval=2 of 5 batches, trigger_on_train_end": (
+        "train-end-trigger",
+        Scenario(train_batches=5, max_epochs=1, val_check_interval=2, val_values=(2.0, 1.0),
+                 checkpoints=(Checkpoint(save_top_k=-1, trigger_on_train_end=True),)),
+    ),
+    "G3: val_check_interval=2 of 5 batches, default": (
+        "train-end-off-by-default",
+        Scenario(train_batches=5, max_epochs=1, val_check_interval=2, val_values=(2.0, 1.0),
+                 checkpoints=(Checkpoint(save_top_k=-1),)),
+    ),
+    "trigger_on_train_end does not save the last step twice": (
+        "train-end-trigger",
+        Scenario(checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "max_steps mid-epoch, trigger_on_train_end, monitor=None": (
+        "train-end-trigger",
+        Scenario(max_steps=6, limit_val_batches=0, checkpoints=(
+            Checkpoint(every_n_train_epochs=0, every_n_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    ),
+    # the 2.6.6 behaviour the series keeps
+    "in-epoch validation before on_train_epoch_end, top-2 and last": (
+        "unchanged",
+        Scenario(num_sanity_val_steps=2, val_values=(3.0, 1.0, 2.0, 0.0),
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_top_k=2, save_last=True),)),
+    ),
+    "validated every epoch, EarlyStopping on val_m": (
+        "unchanged",
+        Scenario(max_epochs=6, val_values=CONSTANT, early_stopping=EarlyStop(monitor=VAL_METRIC, patience=2),
+                 checkpoints=(Checkpoint(save_last=True),)),
+    ),
+    "#20960: save_last applied at train end (every_n_epochs=0)": (
+        "train-end-off-by-default",
+        Scenario(checkpoints=(Checkpoint(every_n_epochs=0, save_last=True),)),
+    ),
+    "#21244: last only with a same-step save (every_n_epochs=2)": (
+        "unchanged",
+        Scenario(max_epochs=3, checkpoints=(Checkpoint(every_n_epochs=2, save_last=True),)),
+    ),
+    "save_last='link' to the top-k file": (
+        "unchanged",
+        Scenario(max_epochs=3, val_values=(2.0, 3.0, 1.0),
+                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last="link"),)),
+    ),
+    "missing key: warns before validation ran, raises after": (
+        "unchanged",
+        Scenario(max_epochs=2, check_val_every_n_epoch=2, checkpoints=(Checkpoint(monitor=MISSING_METRIC),)),
+    ),
+    "max_steps mid-epoch still runs on_train_epoch_end": (
+        "unchanged",
+        Scenario(max_steps=6, checkpoints=(Checkpoint(save_last=True),)),
+    ),
+    "train-only, missing key warns and never raises": (
+        "checkpoint-missing-key",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(monitor=MISSING_METRIC, save_last=True),)),
+    ),
+    "max_steps before the first validation, monitor=val_m": (
+        "train-end-missing-key",
+        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True),)),
+    ),
+    "max_steps before the first validation, trigger_on_train_end": (
+        "train-end-missing-key",
+        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "train-only epochs call only the hook, no on_validation_end": (
+        "no-forced-validation-end",
+        Scenario(has_validation=False, checkpoints=(Checkpoint(save_last=True), Checkpoint(monitor=TRAIN_METRIC))),
+    ),
+    "exception in training_step, trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=Failure(epoch=1, batch=2),
+                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+    "KeyboardInterrupt -> SystemExit(1), save_on_exception and trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2), limit_val_batches=0, checkpoints=(
+            Checkpoint(save_last=True, save_on_exception=True, trigger_on_train_end=True),)),
+    ),
+    "KeyboardInterrupt -> SystemExit(1), save_on_exception": (
+        "unchanged",
+        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2),
+                 checkpoints=(Checkpoint(save_last=True, save_on_exception=True),)),
+    ),
+    "resume from the train-end last.ckpt": (
+        "resume",
+        Scenario(max_epochs=3, limit_val_batches=0, check_val_every_n_epoch=2, resume_max_epochs=5,
+                 train_values=CONSTANT,
+                 checkpoints=(Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "resume from the train-end last.ckpt with more max_steps": (
+        "resume",
+        Scenario(train_batches=3, max_epochs=4, max_steps=4, limit_val_batches=0, resume_max_epochs=4,
+                 resume_max_steps=9, train_values=CONSTANT,
+                 checkpoints=(Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    ),
+}
+
+
+def named(*names: str) -> list:
+    return [NAMED[name][1] for name in names]
+
+
+# What a clause looks at, where that is less than the whole observation: a named row of such a
+# clause is compared in this view (its full observation still goes to the report).
+
+
+def validation_end_calls(observation: Observation) -> tuple:
+    """Clause 3: every `on_validation_end` call (the dispatched hook and ModelCheckpoint's)."""
+    return tuple(e for e in observation.trace if e[0].endswith("on_validation_end") or e[0].endswith(FORCED_CALL))
+
+
+def missing_key_outcome(observation: Observation) -> tuple:
+    """Clause 5: how fit ended, the warnings, and the files (no top-k file for the missing key)."""
+    return observation.raised, observation.warnings, observation.files, observation.best_model_paths
+
+
+def train_end(observation: Observation) -> tuple:
+    """Clause 7: what `on_train_end` did: the events from it on, the files and the callbacks' paths."""
+    trace = observation.trace
+    start = next((i for i, e in enumerate(trace) if e[0] == "on_train_end"), len(trace))
+    return trace[start:], observation.files, observation.best_model_paths, observation.last_model_paths
+
+
+VIEWS = {
+    "no-forced-validation-end": validation_end_calls,
+    "checkpoint-missing-key": missing_key_outcome,
+    "train-end-off-by-default": train_end,
+}

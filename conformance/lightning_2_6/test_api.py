@@ -1,0 +1,148 @@
+"""Family: the API the series adds, checked directly (no generated scenarios)."""
+import pytest
+import torch
+
+from conformance.lightning_2_6.harness import (
+    NEW_HOOK, Callback, MisconfigurationException, ModelCheckpoint, TrainOnlyModule, build_trainer, pl,
+)
+from conformance.outcomes import skip_not_applicable
+from conformance.scenario import Scenario
+
+LambdaCallback = pl.callbacks.LambdaCallback
+
+TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
+
+
+def _fit(tmp_path, module, scenario=TRAIN_ONLY, **kwargs) -> "pl.Trainer":
+    trainer = build_trainer(scenario, tmp_path, kwargs.pop("callbacks", []), **kwargs)
+    trainer.fit(module)
+    return trainer
+
+
+def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
+    try:
+        return ModelCheckpoint(dirpath=str(tmp_path), **kwargs)
+    except TypeError as exc:
+        if "unexpected keyword argument" in str(exc):
+            skip_not_applicable(exc)
+        raise
+
+
+@pytest.mark.clause("hook-api")
+def test_hook_is_part_of_the_callback_and_module_api():
+    assert callable(getattr(Callback, NEW_HOOK, None))
+    assert callable(getattr(pl.LightningModule, NEW_HOOK, None))
+
+
+@pytest.mark.clause("hook-api")
+def test_lambda_callback_accepts_the_hook(tmp_path):
+    calls = []
+    try:
+        callback = LambdaCallback(**{NEW_HOOK: lambda trainer, module: calls.append(trainer.current_epoch)})
+    except TypeError as exc:
+        raise AssertionError(f"LambdaCallback refuses {NEW_HOOK}: {exc}") from exc
+    _fit(tmp_path, TrainOnlyModule(TRAIN_ONLY, []), callbacks=[callback])
+    assert calls == [0, 1]
+
+
+@pytest.mark.clause("hook-api")
+def test_logging_in_the_hook_is_refused(tmp_path):
+    class Logging(TrainOnlyModule):
+
+        def on_train_epoch_without_validation_end(self):
+            self.log("x", 1.0)
+
+    # as in on_validation_end: "You can't `self.log()` inside `<hook>`"
+    with pytest.raises(MisconfigurationException, match=f"self.log\\(\\)` inside `{NEW_HOOK}`"):
+        _fit(tmp_path, Logging(TRAIN_ONLY, []))
+
+
+class _LearningRates(TrainOnlyModule):
+    """Records the learning rate the hook sees; StepLR and ReduceLROnPlateau step once per epoch."""
+
+    def __init__(self, plateau: bool) -> None:
+        super().__init__(TRAIN_ONLY, [])
+        self.plateau = plateau
+        self.seen = []
+
+    def on_train_epoch_without_validation_end(self):
+        self.seen.append(self.optimizers().param_groups[0]["lr"])
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        if self.plateau:  # train_m is constant: patience=0 halves the rate at every epoch end but the first
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "train_m"}}
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+
+@pytest.mark.clause("hook-train-only")
+def test_hook_runs_after_the_epoch_lr_step(tmp_path):
+    module = _LearningRates(plateau=False)
+    _fit(tmp_path, module)
+    # StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
+    assert module.seen == pytest.approx([0.05, 0.025])
+
+
+@pytest.mark.clause("hook-train-only")
+def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
+    module = _LearningRates(plateau=True)
+    module.scenario = Scenario(limit_val_batches=0, max_epochs=3, checkpoints=(), train_values=(1.0, 1.0, 1.0))
+    _fit(tmp_path, module, scenario=module.scenario)
+    # the plateau scheduler has seen the epoch's train_m before the hook: no change after epoch 0, halved after
+    assert module.seen == pytest.approx([0.1, 0.05, 0.025])
+
+
+@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.parametrize("kwargs,expected", [
+    (dict(), 1),
+    (dict(every_n_train_steps=2), 0),
+    (dict(every_n_train_steps=0), 0),
+    (dict(every_n_epochs=3), 3),
+    (dict(every_n_epochs=0), 0),
+    (dict(every_n_train_epochs=0), 0),
+    (dict(every_n_train_epochs=3), 3),
+    (dict(every_n_epochs=2, every_n_train_epochs=1), 1),
+])
+def test_every_n_train_epochs_default(tmp_path, kwargs, expected):
+    checkpoint = _checkpoint(tmp_path, **kwargs)
+    if not hasattr(checkpoint, "every_n_train_epochs"):
+        skip_not_applicable(Exception("ModelCheckpoint has no every_n_train_epochs"))
+    assert checkpoint.every_n_train_epochs == expected
+
+
+@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.parametrize("kwargs", [
+    dict(every_n_train_epochs=-1),
+    dict(every_n_train_steps=1, every_n_train_epochs=1),
+    dict(train_time_interval=__import__("datetime").timedelta(seconds=1), every_n_train_epochs=1),
+])
+def test_every_n_train_epochs_invalid(tmp_path, kwargs):
+    if "every_n_train_epochs" not in __import__("inspect").signature(ModelCheckpoint).parameters:
+        skip_not_applicable(Exception("ModelCheckpoint has no every_n_train_epochs"))
+    with pytest.raises(MisconfigurationException, match="every_n_train_epochs"):
+        ModelCheckpoint(dirpath=str(tmp_path), **kwargs)
+
+
+@pytest.mark.clause("checkpoint-train-only")
+def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
+    import inspect
+    names = list(inspect.signature(ModelCheckpoint).parameters)
+    assert names[:15] == [
+        "dirpath", "filename", "monitor", "verbose", "save_last", "save_top_k", "save_on_exception",
+        "save_weights_only", "mode", "auto_insert_metric_name", "every_n_train_steps", "train_time_interval",
+        "every_n_epochs", "save_on_train_epoch_end", "enable_version_counter",
+    ]
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path), monitor="x", every_n_epochs=2)
+    assert checkpoint.state_key == ("ModelCheckpoint{'monitor': 'x', 'mode': 'min', 'every_n_train_steps': 0,"
+                                    " 'every_n_epochs': 2, 'train_time_interval': None}")
+
+
+@pytest.mark.clause("train-end-off-by-default")
+def test_trigger_on_train_end_is_off_by_default(tmp_path):
+    import inspect
+    parameter = inspect.signature(ModelCheckpoint).parameters.get("trigger_on_train_end")
+    if parameter is None:
+        skip_not_applicable(Exception("ModelCheckpoint has no trigger_on_train_end"))
+    assert parameter.default is False
+    assert _checkpoint(tmp_path).trigger_on_train_end is False
