@@ -19,112 +19,37 @@ from torch.utils.data import DataLoader, TensorDataset
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from conformance.scenario import (
-    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable, Observation,
-    Scenario, checkpoint_key,
+from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
+    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, event, fail,
 )
+from conformance.scenario import Event, NotApplicable, Observation, Scenario, checkpoint_key
+
 TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\) not found in the returned metrics at the end")
 
 
-class InjectedFailure(RuntimeError):
-    """The exception a scenario's failure injection raises."""
-
-
-def fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
-    """Raise the scenario's injected failure if it is due here."""
-    failure = scenario.failure
-    if failure is None or failure.where != where or failure.epoch != epoch or failure.batch != batch:
-        return
-    raise KeyboardInterrupt() if failure.kind == "interrupt" else InjectedFailure(where)
-
-
-def event(trainer: "pl.Trainer", hook: str) -> Event:
-    prefix = SANITY if trainer.sanity_checking else ""
-    return (prefix + hook, trainer.current_epoch, trainer.global_step)
-
-
-class Recorder(Callback):
-    """Records the traced hooks; also injects callback failures and `should_stop`.
+class Recorder(RecorderHooks, Callback):
+    """Records the traced hooks (the core's, and the 1.3 hooks `on_epoch_end` and `on_keyboard_interrupt`);
+    also injects callback failures and `should_stop`.
 
     Plain methods, no per-instance closures: the DDP runner pickles it into its workers.
     """
 
-    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
-        self.scenario = scenario
-        self.trace = trace
-
-    def on_train_epoch_end(self, trainer, *args):
-        self.trace.append(event(trainer, "on_train_epoch_end"))
-        fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
-
     def on_epoch_end(self, trainer, pl_module):
         self.trace.append(event(trainer, "on_epoch_end"))
-
-    def on_validation_end(self, trainer, pl_module):
-        self.trace.append(event(trainer, "on_validation_end"))
-
-    def on_train_epoch_without_validation_end(self, trainer, pl_module):
-        self.trace.append(event(trainer, NEW_HOOK))
-
-    def on_train_end(self, trainer, pl_module):
-        self.trace.append(event(trainer, "on_train_end"))
 
     def on_keyboard_interrupt(self, trainer, pl_module):
         self.trace.append(event(trainer, "on_keyboard_interrupt"))
 
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.trace.append(event(trainer, SAVE))
 
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step == self.scenario.stop_at_step:
-            trainer.should_stop = True
-
-
-class RecordingModelCheckpoint(ModelCheckpoint):
+class RecordingModelCheckpoint(RecordsForcedCalls, ModelCheckpoint):
     """ModelCheckpoint that records calls of `on_validation_end`, however they are made."""
 
-    def __init__(self, trace: List[Event], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._trace = trace
 
-    def on_validation_end(self, trainer, pl_module):
-        self._trace.append(event(trainer, FORCED_CALL))
-        super().on_validation_end(trainer, pl_module)
+class TrainOnlyModule(TrainOnlyHooks, pl.LightningModule):
+    pass
 
 
-class TrainOnlyModule(pl.LightningModule):
-
-    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
-        super().__init__()
-        self.scenario = scenario
-        self.trace = trace
-        self.layer = torch.nn.Linear(2, 1)
-        self.val_runs = 0
-
-    def training_step(self, batch, batch_idx):
-        fail(self.scenario, "training_step", self.current_epoch, batch_idx)
-        self.log(TRAIN_METRIC, self.scenario.train_values[self.current_epoch])
-        return self.layer(batch[0]).sum()
-
-    def on_train_epoch_without_validation_end(self):
-        self.trace.append(event(self.trainer, MODULE + NEW_HOOK))
-
-    def configure_optimizers(self):
-        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
-
-    def train_dataloader(self):
-        return DataLoader(TensorDataset(torch.ones(self.scenario.train_batches, 2)), batch_size=1)
-
-
-class ValidatedModule(TrainOnlyModule):
-
-    def validation_step(self, batch, batch_idx):
-        if self.trainer.sanity_checking:
-            return
-        if batch_idx == 0:
-            fail(self.scenario, "validation_step", self.current_epoch)
-        self.log(VAL_METRIC, self.scenario.val_values[self.val_runs])
+class ValidatedModule(ValidatedHooks, TrainOnlyModule):
 
     def validation_epoch_end(self, outputs):
         if not self.trainer.sanity_checking:

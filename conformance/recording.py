@@ -1,0 +1,115 @@
+"""What every generation's harness records and injects, written once: no Lightning import here.
+
+A generation's `harness.py` combines these mixins with its Lightning classes
+(`class Recorder(RecorderHooks, Callback)`, `class RecordingModelCheckpoint(RecordsForcedCalls,
+ModelCheckpoint)`, `class TrainOnlyModule(TrainOnlyHooks, LightningModule)`) and adds the hooks
+only its generation has. The mixins use nothing of the Trainer but `current_epoch`,
+`global_step`, `sanity_checking` and `should_stop`, and they hold no per-instance closures, so
+that they pickle for the DDP runners.
+"""
+from typing import List
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from conformance.scenario import FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, Scenario
+
+
+class InjectedFailure(RuntimeError):
+    """The exception a scenario's failure injection raises."""
+
+
+def fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
+    """Raise what the scenario injects here (a KeyboardInterrupt, or InjectedFailure)."""
+    failure = scenario.failure
+    if failure is None or failure.where != where or failure.epoch != epoch or failure.batch != batch:
+        return
+    raise KeyboardInterrupt() if failure.kind == "interrupt" else InjectedFailure(where)
+
+
+def event(trainer, hook: str) -> Event:
+    """The trace event of `hook`, called now (`sanity.` while the sanity check runs)."""
+    prefix = SANITY if trainer.sanity_checking else ""
+    return (prefix + hook, trainer.current_epoch, trainer.global_step)
+
+
+class RecorderHooks:
+    """The callback hooks every generation traces; also injects callback failures and `should_stop`."""
+
+    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
+        self.scenario = scenario
+        self.trace = trace
+
+    def on_train_epoch_end(self, trainer, *args):
+        self.trace.append(event(trainer, "on_train_epoch_end"))
+        fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
+
+    def on_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_validation_end"))
+
+    def on_train_epoch_without_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, NEW_HOOK))
+
+    def on_train_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_train_end"))
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        self.trace.append(event(trainer, SAVE))
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.scenario.stop_at_step:
+            trainer.should_stop = True
+
+
+class RecordsForcedCalls:
+    """For a ModelCheckpoint subclass: records every call of its `on_validation_end`, however it is made."""
+
+    def __init__(self, trace: List[Event], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._trace = trace
+
+    def on_validation_end(self, trainer, pl_module):
+        self._trace.append(event(trainer, FORCED_CALL))
+        super().on_validation_end(trainer, pl_module)
+
+
+class TrainOnlyHooks:
+    """For a LightningModule subclass: the scenario's training steps, optimizer and train data.
+
+    `LOG_KWARGS` are the extra arguments of the generation's `self.log` (2.x: `batch_size`).
+    """
+
+    LOG_KWARGS: dict = {}
+
+    def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.trace = trace
+        self.layer = torch.nn.Linear(2, 1)
+        self.val_runs = 0
+
+    def training_step(self, batch, batch_idx):
+        fail(self.scenario, "training_step", self.current_epoch, batch_idx)
+        self.log(TRAIN_METRIC, self.scenario.train_values[self.current_epoch], **self.LOG_KWARGS)
+        return self.layer(batch[0]).sum()
+
+    def on_train_epoch_without_validation_end(self):
+        self.trace.append(event(self.trainer, MODULE + NEW_HOOK))
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.ones(self.scenario.train_batches, 2)), batch_size=1)
+
+
+class ValidatedHooks:
+    """For a module with validation: its validation steps (counting the runs is the generation's hook)."""
+
+    def validation_step(self, batch, batch_idx):
+        if self.trainer.sanity_checking:
+            return
+        if batch_idx == 0:
+            fail(self.scenario, "validation_step", self.current_epoch)
+        self.log(VAL_METRIC, self.scenario.val_values[self.val_runs], **self.LOG_KWARGS)
