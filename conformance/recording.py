@@ -7,12 +7,16 @@ only its generation has. The mixins use nothing of the Trainer but `current_epoc
 `global_step`, `sanity_checking` and `should_stop`, and they hold no per-instance closures, so
 that they pickle for the DDP runners.
 """
-from typing import List
+from pathlib import Path
+from typing import Dict, List
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from conformance.scenario import FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, Scenario
+from conformance.scenario import (
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, Observation,
+    Scenario, checkpoint_key,
+)
 
 
 class InjectedFailure(RuntimeError):
@@ -113,3 +117,26 @@ class ValidatedHooks:
         if batch_idx == 0:
             fail(self.scenario, "validation_step", self.current_epoch)
         self.log(VAL_METRIC, self.scenario.val_values[self.val_runs], **self.LOG_KWARGS)
+
+
+def checkpoint_files(root: Path, count: int) -> Dict[str, tuple]:
+    """`ckpt<i>/<name>` -> the `(epoch, global_step)` stored in each checkpoint file under `root`
+    (a symlink: in its target; a dangling one: (-1, -1))."""
+    files = {}
+    for i in range(count):
+        for path in sorted((root / checkpoint_key(i, "")).glob("*.ckpt")):
+            if not path.exists():
+                files[checkpoint_key(i, path.name)] = (-1, -1)
+                continue
+            data = torch.load(path, map_location="cpu", weights_only=False)
+            files[checkpoint_key(i, path.name)] = (data["epoch"], data["global_step"])
+    return files
+
+
+def record_end(obs: Observation, trainer, trace: List[Event], checkpoints: list, early_stopping: list) -> None:
+    """Fill in what a finished `fit` shows: the trace, the callbacks' state and where the trainer ended."""
+    obs.trace = tuple(trace)
+    obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
+    obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
+    obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
+    obs.final_epoch, obs.final_step = trainer.current_epoch, trainer.global_step

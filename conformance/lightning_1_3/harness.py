@@ -20,7 +20,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
-    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, event, fail,
+    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
+    fail, record_end,
 )
 from conformance.scenario import Event, NotApplicable, Observation, Scenario, checkpoint_key
 
@@ -122,23 +123,9 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path]
     if trainer is None:
         return obs
     obs.warnings = tuple(m.group(1) for w in caught if (m := TRAIN_END_WARNING.search(str(w.message))))
-    obs.trace = tuple(trace)
     obs.files = checkpoint_files(root, len(checkpoints))
-    obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
-    obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
-    obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
-    obs.final_epoch, obs.final_step = trainer.current_epoch, trainer.global_step
+    record_end(obs, trainer, trace, checkpoints, early_stopping)
     return obs
-
-
-def checkpoint_files(root: Path, count: int) -> dict:
-    """`ckpt<i>/<name>` -> (epoch, global_step) stored in each checkpoint file under root."""
-    files = {}
-    for i in range(count):
-        for path in sorted((root / checkpoint_key(i, "")).glob("*.ckpt")):
-            data = torch.load(path, map_location="cpu", weights_only=False)
-            files[checkpoint_key(i, path.name)] = (data["epoch"], data["global_step"])
-    return files
 
 
 def observe(scenario: Scenario, root: Path) -> Observation:

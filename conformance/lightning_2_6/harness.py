@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from conformance import generation
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
-    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, event, fail,
+    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
+    fail, record_end,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
     NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key,
@@ -166,19 +167,6 @@ def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: O
 # ---------------------------------------------------------------- observing a fit
 
 
-def checkpoint_files(root: Path, count: int) -> Dict[str, tuple]:
-    """The `(epoch, global_step)` stored in each checkpoint file (a symlink: in its target; dangling: (-1, -1))."""
-    files = {}
-    for i in range(count):
-        for path in sorted((root / f"ckpt{i}").glob("*.ckpt")):
-            if not path.exists():
-                files[checkpoint_key(i, path.name)] = (-1, -1)
-                continue
-            data = torch.load(path, map_location="cpu", weights_only=False)
-            files[checkpoint_key(i, path.name)] = (data["epoch"], data["global_step"])
-    return files
-
-
 def checkpoint_links(root: Path, count: int) -> Dict[str, str]:
     """Where each `save_last="link"` symlink points (a file name in the same folder)."""
     return {checkpoint_key(i, path.name): Path(path.readlink()).name
@@ -209,12 +197,8 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[in
     if trainer is None:
         return obs
     obs.warnings = _warning_keys(caught)
-    obs.trace = tuple(trace)
     obs.files, obs.links = checkpoint_files(root, n), checkpoint_links(root, n)
-    obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
-    obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
-    obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
-    obs.final_epoch, obs.final_step = trainer.current_epoch, trainer.global_step
+    record_end(obs, trainer, trace, checkpoints, early_stopping)
     return obs
 
 
