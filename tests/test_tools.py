@@ -195,3 +195,21 @@ def test_mutants_collection_error_is_not_a_kill(dependent_set: Path, tmp_path: P
     assert proc.returncode == 1
     table = proc.stdout.split("| patch")[-1]
     assert "killed" not in table and "error" in table
+
+
+def test_mutants_counts_an_unexpected_clause_outcome_as_a_kill(dependent_set: Path, tmp_path: Path) -> None:
+    # like the conformance suite on a tree without the patch that adds an argument: no test fails,
+    # but a clause is NOT-APPLICABLE where PASS is expected, and the run exits 1 saying so
+    suite = write_suite(tmp_path / "suite", ["a", "b", "compat"])
+    (suite / "conftest.py").write_text(
+        "from pytorch_lightning import trainer\n\n\n"
+        "def pytest_sessionfinish(session, exitstatus):\n"
+        "    if trainer.trainer_line_2 != 'c':\n"
+        "        session.exitstatus = 1\n\n\n"
+        "def pytest_terminal_summary(terminalreporter):\n"
+        "    if trainer.trainer_line_2 != 'c':\n"
+        "        terminalreporter.write_line('train-end-trigger: expected PASS, got NOT-APPLICABLE')\n")
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| 0003 "))
+    assert "killed" in row and "unexpected: train-end-trigger: expected PASS, got NOT-APPLICABLE" in row

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,7 +109,24 @@ def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
     with open(log, "w", encoding="utf-8") as fh:
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL)
-    return proc.returncode, first_failure(junit)
+    return proc.returncode, first_failure(junit) or first_unexpected(log)
+
+
+# a line of the conformance suite's "unexpected results" summary (conformance/outcomes.py)
+UNEXPECTED = re.compile(r"^([\w-]+): expected (PASS|FAIL|NOT-APPLICABLE), got (PASS|FAIL|NOT-APPLICABLE)$")
+
+
+def first_unexpected(log: Path) -> str:
+    """'unexpected: <clause>: expected X, got Y' for the first unexpected clause outcome in a log.
+
+    A mutant can fail no test and still not conform: without the patch that adds an argument
+    every scenario using it is NOT-APPLICABLE, where the patched tree expects PASS."""
+    if not log.is_file():
+        return ""
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if UNEXPECTED.match(line.strip()):
+            return f"unexpected: {line.strip()}"
+    return ""
 
 
 def first_failure(junit: Path) -> str:
@@ -135,6 +153,8 @@ def judge(mutant: Mutant, status: int, first: str, control: bool) -> None:
         return
     if status == 1 and first.startswith("failed: "):
         mutant.result, mutant.detail = "killed", first.removeprefix("failed: ")
+    elif status == 1 and first.startswith("unexpected: "):
+        mutant.result, mutant.detail = "killed", first
     elif status == 0:
         mutant.result, mutant.detail = "survived", "no test failed"
     else:

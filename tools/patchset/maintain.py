@@ -171,7 +171,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ex.add_argument("series", choices=SERIES_ORDER)
     ex.add_argument("dir", type=Path)
     li = sub.add_parser("lint", help="check layout, headers and that every patch applies without fuzz")
-    li.add_argument("--source", type=Path, help="Lightning clone providing tests/ for tests/ patches")
+    li.add_argument("--source", action="append", help="Lightning clone or tree providing tests/ and docs/ "
+                    "(repeatable: PATH, a folder of trees per release, or VERSION=PATH)")
     tr = sub.add_parser("tree", help="make DEST a pristine tree (verified sdist by default) "
                                      "with a series applied, for test runs")
     tr.add_argument("version")
