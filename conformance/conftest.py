@@ -1,11 +1,11 @@
-"""Hypothesis profiles, expectation files and scenario counts for the conformance suite.
+"""Hypothesis profiles, the active generation, expectations and scenario counts.
 
-Which Lightning is under test is `CONFORMANCE_TARGET` (`patched` or `upstream`); without
-it, the presence of the new hook decides. The expected outcome of each clause on that
-target is read from `expectations/<lightning version>/<target>.ini`, in the manner of
-web-platform-tests metadata: a clause listed there as FAIL must fail, any other must pass.
+Which Lightning is under test is whatever the interpreter imports (`generation.target()`);
+only that generation's folder is collected. Whether it is `patched` or `upstream` is
+`CONFORMANCE_TARGET`; without it, the presence of the new hook decides. Tests report their
+real outcome; at the end, `outcomes.py` compares each clause with the expectation file and
+lists every unexpected result, and the run's exit status says only whether there was one.
 """
-import configparser
 import json
 import os
 import shutil
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from conformance import generation, outcomes
 from conformance.clauses import CLAUSES
+from conformance.scenario import NEW_HOOK, NotApplicable
 
 SUPPRESSED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=SUPPRESSED)
@@ -31,9 +33,13 @@ settings.register_profile("explicit", phases=[Phase.explicit], database=None, de
                           suppress_health_check=SUPPRESSED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-EXPECTATIONS = Path(__file__).parent / "expectations"
+HERE = Path(__file__).parent
+# the other generations' folders are not collected: they import another Lightning
+collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
+                  if g != generation.target().generation]
 _scenarios: Counter = Counter()
-_outcomes: dict = {}
+_results: dict = {}  # clause -> outcomes.ClauseResult
+_observations: dict = {}  # clause -> {named scenario: observation}
 
 
 def pytest_addoption(parser):
@@ -43,52 +49,30 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(id): the contract clause a conformance test checks")
+    try:
+        config._conformance_expected = outcomes.load(outcomes.path_for(generation.target().version, target()),
+                                                     CLAUSES)
+    except outcomes.ExpectationError as exc:
+        raise pytest.UsageError(str(exc)) from exc
 
 
 def target() -> str:
     name = os.environ.get("CONFORMANCE_TARGET")
     if name:
+        if name not in outcomes.TARGETS:
+            raise pytest.UsageError(f"CONFORMANCE_TARGET={name}: expected one of {', '.join(outcomes.TARGETS)}")
         return name
-    from pytorch_lightning import Callback
-    return "patched" if hasattr(Callback, "on_train_epoch_without_validation_end") else "upstream"
-
-
-def expected_failures(version: str, name: str) -> dict:
-    """Clause id -> reason, for the clauses expected to FAIL on this target."""
-    path = EXPECTATIONS / version / f"{name}.ini"
-    if not path.exists():
-        return {}
-    parser = configparser.ConfigParser()
-    parser.read(path)
-    unknown = set(parser.sections()) - set(CLAUSES)
-    if unknown:
-        raise pytest.UsageError(f"{path}: unknown clauses {sorted(unknown)}")
-    failing = {}
-    for clause in parser.sections():
-        outcome = parser[clause].get("expected", "").upper()
-        if outcome not in ("PASS", "FAIL"):
-            raise pytest.UsageError(f"{path}: [{clause}] needs expected = PASS or FAIL")
-        if outcome == "FAIL":
-            failing[clause] = parser[clause].get("reason", "expected to fail on this target")
-    return failing
+    return "patched" if hasattr(generation.lightning().Callback, NEW_HOOK) else "upstream"
 
 
 def pytest_collection_modifyitems(config, items):
-    import pytorch_lightning
-
-    failing = expected_failures(pytorch_lightning.__version__, target())
-    here = Path(__file__).parent
     for item in items:
-        if here not in Path(item.fspath).parents:
+        if HERE not in Path(item.fspath).parents:
             continue  # a test from outside the suite collected in the same run
         marker = item.get_closest_marker("clause")
         if marker is None or marker.args[0] not in CLAUSES:
             raise pytest.UsageError(f"{item.nodeid}: every conformance test needs a known @clause marker")
-        clause = marker.args[0]
-        item.user_properties.append(("clause", clause))
-        if clause in failing:
-            reason = f"[{clause}] expected to fail on {target()}: {failing[clause]}"
-            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+        item.user_properties.append(("clause", marker.args[0]))
 
 
 def pytest_runtest_logreport(report):
@@ -99,15 +83,32 @@ def pytest_runtest_logreport(report):
         _record_outcome(props, report)
 
 
+def _outcome(report) -> str:
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return outcomes.NOT_APPLICABLE if outcomes.NOT_APPLICABLE_PREFIX in reason else ""
+    return outcomes.FAIL if report.failed else outcomes.PASS
+
+
 def _record_outcome(props: dict, report) -> None:
-    entry = _outcomes.setdefault(props["clause"], {"passed": 0, "failed": 0, "tests": {}})
-    # the real outcome, whatever was expected: an expected failure failed, a strict XPASS passed
-    xpassed = report.failed and str(report.longrepr).startswith("[XPASS(strict)]")
-    failed = (report.failed and not xpassed) or (report.skipped and hasattr(report, "wasxfail"))
-    entry["failed" if failed else "passed"] += 1
-    entry["tests"][report.nodeid] = "failed" if failed else "passed"
+    outcome = _outcome(report)
+    if not outcome:
+        return  # skipped for another reason: not run
+    result = _results.setdefault(props["clause"], outcomes.ClauseResult())
+    if result.tests.get(report.nodeid) != outcomes.FAIL:  # a failed setup or teardown stays a failure
+        result.tests[report.nodeid] = outcome
     if "observation" in props:
-        entry.setdefault("observations", {})[props["name"]] = props["observation"]
+        _observations.setdefault(props["clause"], {})[props["name"]] = props["observation"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    expected = session.config._conformance_expected
+    session.config._conformance_unexpected = outcomes.unexpected(_results, expected)
+    # the expected failures are the target's real outcome, not a failed run: only an
+    # unexpected result fails it (other statuses, e.g. a collection error, stand)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and _results:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if session.config._conformance_unexpected \
+            else pytest.ExitCode.OK
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -119,20 +120,56 @@ def pytest_terminal_summary(terminalreporter, config):
             for name, count in sorted(regions.items()):
                 terminalreporter.write_line(f"    {count:5d}  {name}")
         terminalreporter.write_line(f"total: {sum(_scenarios.values())} scenarios")
+    _summarize_outcomes(terminalreporter, config)
     path = config.getoption("--conformance-json")
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
-        Path(path).write_text(json.dumps({"target": target(), "clauses": _outcomes, "scenarios": scenarios},
-                                         indent=1, sort_keys=True))
+        _write_json(Path(path), config)
+
+
+def _summarize_outcomes(terminalreporter, config) -> None:
+    if not _results:
+        return
+    found = getattr(config, "_conformance_unexpected", [])
+    where = f"{target()} Lightning {generation.target().version}"
+    terminalreporter.section(f"conformance outcomes on {where}")
+    expected = config._conformance_expected
+    for clause, result in sorted(_results.items()):
+        want = expected.get(clause, (outcomes.PASS, ""))[0]
+        mark = "" if result.outcome == want else "   <- UNEXPECTED"
+        terminalreporter.write_line(f"{clause:28} {result.outcome:15} (expected {want}){mark}")
+    if found:
+        terminalreporter.section(f"unexpected results: {len(found)}", red=True)
+        for item in found:
+            for line in item.lines():
+                terminalreporter.write_line(line)
+    else:
+        terminalreporter.write_line(f"every clause has its expected outcome on {where}")
+
+
+def _write_json(path: Path, config) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    expected = config._conformance_expected
+    clauses = {}
+    for clause, result in _results.items():
+        clauses[clause] = {
+            "outcome": result.outcome, "tests": result.tests,
+            "expected": expected.get(clause, (outcomes.PASS, ""))[0],
+            "reason": outcomes.reason_of(expected, clause),
+            "observations": _observations.get(clause, {}),
+        }
+    scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
+    data = {"target": target(), "version": generation.target().version,
+            "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios}
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 @pytest.fixture
 def run_scenario(request, tmp_path_factory):
-    """Observe scenarios, each in a fresh directory; counts them per family and region."""
-    from conformance.harness import observe
-    from conformance.strategies import region
-
+    """Observe scenarios with the active generation's harness, each in a fresh directory;
+    counts them per family and region. A scenario the target rejects makes the test
+    NOT-APPLICABLE (a skip whose reason says so)."""
+    observe = generation.module("harness").observe
+    region = generation.module("strategies").region
     family = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "").replace("_", "-")
     counts: Counter = Counter()
 
@@ -141,6 +178,8 @@ def run_scenario(request, tmp_path_factory):
         root = tmp_path_factory.mktemp("run")
         try:
             return observe(scenario, root)
+        except NotApplicable as exc:
+            outcomes.skip_not_applicable(exc)
         finally:
             shutil.rmtree(root, ignore_errors=True)
 

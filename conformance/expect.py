@@ -1,8 +1,8 @@
-"""Comparing what a run showed with what the model predicts, with a readable difference."""
+"""Comparing what a run showed with what the active generation's model predicts."""
 import difflib
 import pprint
 
-from conformance.model import predict
+from conformance import generation
 from conformance.scenario import Observation, Scenario
 
 
@@ -19,4 +19,4 @@ def assert_matches(observed: Observation, expected: Observation) -> None:
 
 def conforms(run_scenario, scenario: Scenario) -> None:
     """Run `scenario` with the suite's `run_scenario` fixture and compare it with the model."""
-    assert_matches(run_scenario(scenario), predict(scenario))
+    assert_matches(run_scenario(scenario), generation.module("model").predict(scenario))

@@ -1,8 +1,9 @@
 """What a conformance scenario is: a small training run, described in plain data.
 
-The reference model (`model.py`) predicts an `Observation` from a `Scenario`, and the
-harness (`harness.py`) runs the same `Scenario` in a real `Trainer` and observes it.
-Nothing here imports Lightning, so the model stays a readable spec.
+Each generation's reference model (`lightning_*/model.py`) predicts an `Observation` from a
+`Scenario`, and its harness (`lightning_*/harness.py`) runs the same `Scenario` in a real
+`Trainer` and observes it. Nothing here imports Lightning, so the models stay readable specs.
+A generation's strategies set only the fields its Lightning has; `None` means "not passed".
 """
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional, Tuple
@@ -28,6 +29,10 @@ class Checkpoint:
     # the two arguments the RFC adds; upstream does not accept them
     every_n_train_epochs: Optional[int] = None
     trigger_on_train_end: Optional[bool] = None
+    # Lightning 2.x arguments (save_last may also be "link" there)
+    every_n_epochs: Optional[int] = None
+    save_on_train_epoch_end: Optional[bool] = None
+    save_on_exception: Optional[bool] = None
 
     def kwargs(self) -> Dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -42,7 +47,10 @@ class EarlyStop:
     monitor: str = TRAIN_METRIC
     patience: int = 1
     mode: str = "min"
-    check_on_train_epoch_end: bool = False
+    check_on_train_epoch_end: Optional[bool] = False  # None (2.x): resolved by the Trainer's settings
+
+    def kwargs(self) -> Dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Scenario:
     failure: Optional[Failure] = None
     stop_at_step: Optional[int] = None  # a callback sets should_stop in this global step
     resume_max_epochs: Optional[int] = None  # then fit again from last.ckpt of checkpoint 0
+    resume_max_steps: Optional[int] = None  # the max_steps of that second fit (2.x; default: max_steps)
 
     @property
     def uses_rfc_arguments(self) -> bool:
@@ -97,6 +106,34 @@ class Scenario:
 
 Event = Tuple[str, int, int]  # (hook, current_epoch, global_step)
 
+# The trace vocabulary, shared by every generation's model, harness and DDP runner.
+NEW_HOOK = "on_train_epoch_without_validation_end"
+SANITY = "sanity."  # prefix of a hook called during the sanity check
+MODULE = "module."  # prefix of a LightningModule hook (callbacks' hooks have none)
+SAVE = "on_save_checkpoint"
+
+
+def checkpoint_key(index: int, name: str) -> str:
+    """The key of a checkpoint file in `Observation.files`: `ckpt<index>/<file name>`."""
+    return f"ckpt{index}/{name}"
+
+
+# The trace vocabulary of every generation: events are (hook, current_epoch, global_step).
+NEW_HOOK = "on_train_epoch_without_validation_end"
+SANITY = "sanity."  # prefix of an event during the sanity check
+MODULE = "module."  # prefix of a LightningModule hook
+FORCED_CALL = "ModelCheckpoint.on_validation_end"  # a call of that method, recorded by the callback itself
+SAVE = "on_save_checkpoint"
+
+
+def file_key(index: int, name: str) -> str:
+    """The observation's key of the file `name` written by checkpoint callback `index`."""
+    return f"ckpt{index}/{name}"
+
+
+class NotApplicable(Exception):
+    """The target rejects the scenario as it is built (an argument it does not have)."""
+
 
 @dataclass
 class Observation:
@@ -113,6 +150,8 @@ class Observation:
     raised: Optional[str] = None  # exception class name escaping fit
     warnings: Tuple[str, ...] = ()  # monitored keys named by train-end warnings
     resumed: Optional["Observation"] = None
+    # "ckpt<i>/<file name>" -> the file name it links to (2.x `save_last="link"`)
+    links: Dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the test matrix: bootstrap tox into build/tox-venv (once), then run tox
-# with the default env list (apply, patched, upstream, mutants; see tox.ini).
+# with its default env list (see env_list in tox.ini).
 # Arguments are passed to tox, e.g. `scripts/test.sh -e apply`.
 # Needs: python3 (3.11) with venv, git and patch on PATH; network to PyPI on
 # the first run.

@@ -297,9 +297,7 @@ def test_missing_series_dir_is_fine(synthetic: Synthetic, target: Path, tmp_path
 def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
     if not (REPO / "patches" / "1.3.8" / "rfc" / "series").is_file():
         pytest.skip("patches/1.3.8/rfc/series does not exist yet")
-    sys.path.insert(0, str(REPO / "tools"))
-    from patchset import sdist
-    from patchset.series import PatchsetError
+    from tools.patchset import PatchsetError, sdist
     cache = REPO / "build" / "sdist"
     try:
         tarball = sdist.fetch(REPO / "patches", "1.3.8", cache)
@@ -320,8 +318,7 @@ def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
 
 def maintain(syn: Synthetic, *args: object, patches: Optional[Path] = None,
              cwd: Optional[Path] = None, cache: Optional[Path] = None) -> subprocess.CompletedProcess:
-    entry = ["-m", "tools.patchset.maintain"] if cwd is None else [str(REPO / "tools/patchset/maintain.py")]
-    proc = subprocess.run([sys.executable, *entry, "--patches", str(patches or syn.patches),
+    proc = subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "--patches", str(patches or syn.patches),
                            "--cache", str(cache or syn.sdist_cache), *map(str, args)],
                           cwd=cwd or REPO, capture_output=True, text=True, timeout=60)
     proc.output = proc.stdout + proc.stderr  # type: ignore[attr-defined]
@@ -343,7 +340,7 @@ def test_worktree_then_export_round_trips(synthetic: Synthetic, tmp_path: Path) 
 
 
 def test_worktree_from_sdist_refuses_to_drop_tests_and_docs(synthetic: Synthetic, tmp_path: Path) -> None:
-    # run as a file from another directory: works from any cwd
+    # from another directory: the installed package works from any cwd
     proc = maintain(synthetic, "worktree", FAKE_VERSION, tmp_path / "wt", cwd=tmp_path)
     assert proc.returncode == 1, proc.output
     for label in ("0001-Add-the-consolidation-hook", "0002-Add-checkpoint-consolidation-module",
@@ -393,9 +390,8 @@ def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
 # --- releases sharing a series through patches/versions.map ---
 
 def _patchset():
-    sys.path.insert(0, str(REPO / "tools"))
-    import patchset.series
-    return patchset.series
+    import tools.patchset.series
+    return tools.patchset.series
 
 
 def test_versions_are_normalized_like_pypi() -> None:

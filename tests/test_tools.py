@@ -10,8 +10,8 @@ import pytest
 from conftest import (FAKE_VERSION, FORMAT_PATCH, REPO, Synthetic, _commit, _edit, _fake_sdist, git,
                       pristine_repo, shipped, snapshot)
 
-MAINTAIN = REPO / "tools" / "patchset" / "maintain.py"
-MUTANTS = REPO / "tools" / "mutants.py"
+MAINTAIN = ("-m", "tools.patchset.maintain")
+MUTANTS = ("-m", "tools.mutants")
 
 
 def run(*args: object, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -20,7 +20,7 @@ def run(*args: object, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def maintain_tree(syn_patches: Path, cache: Path, dest: Path, *extra: str) -> subprocess.CompletedProcess:
-    return run(MAINTAIN, "--patches", syn_patches, "--cache", cache, "tree", FAKE_VERSION, dest, *extra)
+    return run(*MAINTAIN, "--patches", syn_patches, "--cache", cache, "tree", FAKE_VERSION, dest, *extra)
 
 
 def shipped_part(tree: Path) -> dict:
@@ -52,7 +52,7 @@ def test_tree_is_what_apply_sh_makes(synthetic: Synthetic, tmp_path: Path) -> No
 
 def test_tree_from_a_git_clone_keeps_tests(synthetic: Synthetic, tmp_path: Path) -> None:
     dest = tmp_path / "tree"
-    proc = run(MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest,
+    proc = run(*MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest,
                "--source", synthetic.dev)
     assert proc.returncode == 0, proc.stderr
     assert snapshot(dest) == snapshot(synthetic.all)
@@ -72,7 +72,7 @@ def test_tree_refuses_a_non_empty_dest(synthetic: Synthetic, tmp_path: Path) -> 
 
 def test_tree_refuses_unknown_version_before_fetching(synthetic: Synthetic, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    proc = run(MAINTAIN, "--patches", synthetic.patches, "--cache", cache, "tree", "0.0.1", tmp_path / "t")
+    proc = run(*MAINTAIN, "--patches", synthetic.patches, "--cache", cache, "tree", "0.0.1", tmp_path / "t")
     assert proc.returncode == 1
     assert f"supported: {FAKE_VERSION}" in proc.stderr
     assert not cache.exists() and not (tmp_path / "t").exists()
@@ -83,7 +83,7 @@ def test_tree_removes_a_tree_whose_series_does_not_apply(synthetic: Synthetic, t
     source = synthetic.copy("pristine", tmp_path / "source")
     _edit(source, "pytorch_lightning/trainer.py", "trainer_line_28 = 28\n", "trainer_line_28 = 'local'\n")
     dest = tmp_path / "tree"
-    proc = run(MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest, "--source", source)
+    proc = run(*MAINTAIN, "--patches", synthetic.patches, "tree", FAKE_VERSION, dest, "--source", source)
     assert proc.returncode == 1
     assert "compat/0001" in proc.stderr and "trainer.py" in proc.stderr
     assert not dest.exists()
@@ -141,7 +141,7 @@ def write_suite(where: Path, which: list[str]) -> Path:
 
 
 def run_mutants(dependent_set: Path, suite: Path, work: Path) -> subprocess.CompletedProcess:
-    return run(MUTANTS, "--version", FAKE_VERSION, "--patches", dependent_set / "patches",
+    return run(*MUTANTS, "--version", FAKE_VERSION, "--patches", dependent_set / "patches",
                "--cache", dependent_set / "sdist", "--workdir", work, "--suite", suite, "--profile=")
 
 

@@ -14,7 +14,10 @@ Bare and harness runs are interleaved (their order alternates) over several roun
 warm-up; the overhead is reported as the median ratio harness/bare with its min-max over
 rounds. This is a benchmark that prints figures, not a timed test.
 
-    PYTHONPATH=<lightning tree>:<repo> python tools/bench_conformance.py [--quick] [--profile]
+    PYTHONPATH=<lightning tree> python -m tools.bench_conformance [--quick] [--profile]
+
+It measures the generation of the Lightning it imports (1.3 or 2.6), through that
+generation's harness (`build_trainer`, `module_for`, `Recorder`, `observe`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,6 @@ import argparse
 import cProfile
 import functools
 import hashlib
-import importlib.util
 import logging
 import os
 import pstats
@@ -35,11 +37,6 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
-
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(1, str(REPO))
-
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -60,21 +57,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-if __name__ == "__main__" and importlib.util.find_spec("pytorch_lightning") is None:
-    parse_args()  # --help works without Lightning
-    sys.exit("pytorch_lightning is not importable: run with PYTHONPATH=<lightning tree>:<repo>")
+from conformance import generation  # noqa: E402
+
+if __name__ == "__main__":
+    try:
+        generation.target()
+    except RuntimeError as exc:
+        parse_args()  # --help works without Lightning
+        sys.exit(f"bench_conformance: {exc}: run with PYTHONPATH=<lightning tree>, or install one")
 
 import torch  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import pytorch_lightning as pl  # noqa: E402
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint  # noqa: E402
+from conformance.scenario import NEW_HOOK, Scenario, checkpoint_key  # noqa: E402
 
-from conformance import harness, strategies  # noqa: E402
-from conformance.scenario import Scenario  # noqa: E402
-
-PATCHED = hasattr(Callback, harness.NEW_HOOK)
+pl = generation.lightning()
+Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
+harness, strategies = generation.module("harness"), generation.module("strategies")
+PATCHED = hasattr(Callback, NEW_HOOK)
 REFERENCE = Scenario(max_epochs=3, train_batches=4)  # "3 epochs of 4 batches with ModelCheckpoint"
 Runner = Callable[[Scenario, Path], None]
 
@@ -135,7 +136,7 @@ class Injector(Callback):
         self.scenario = scenario
 
     def on_train_epoch_end(self, trainer, *args, **kwargs):
-        harness._fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
+        harness.fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
 
     def on_train_batch_end(self, trainer, *args):
         if trainer.global_step == self.scenario.stop_at_step:
@@ -149,14 +150,13 @@ def _needs_injector(scenario: Scenario) -> bool:
 
 def _bare_fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path] = None) -> bool:
     callbacks: list = [Injector(scenario)] if _needs_injector(scenario) else []
-    callbacks += [ModelCheckpoint(dirpath=str(root / f"ckpt{i}"), **c.kwargs())
+    callbacks += [ModelCheckpoint(dirpath=str(root / checkpoint_key(i, "")), **c.kwargs())
                   for i, c in enumerate(scenario.checkpoints)]
     if scenario.early_stopping:
-        callbacks.append(EarlyStopping(**vars(scenario.early_stopping)))
-    module_class = harness.ValidatedModule if scenario.has_validation else harness.TrainOnlyModule
-    trainer = harness._trainer(scenario, root, callbacks, max_epochs, resume)
+        callbacks.append(EarlyStopping(**scenario.early_stopping.kwargs()))
+    trainer = harness.build_trainer(scenario, root, callbacks, max_epochs, resume)
     try:
-        trainer.fit(module_class(scenario, []))
+        trainer.fit(harness.module_for(scenario, []))
     except Exception:  # noqa: B902 - a failure scenario's injected exception ends the fit
         return False
     return True
@@ -167,7 +167,7 @@ def bare(scenario: Scenario, root: Path) -> None:
     pl.seed_everything(0)
     finished = _bare_fit(scenario, root, scenario.max_epochs)
     if scenario.resume_max_epochs is not None and finished:
-        _bare_fit(scenario, root, scenario.resume_max_epochs, resume=root / "ckpt0" / "last.ckpt")
+        _bare_fit(scenario, root, scenario.resume_max_epochs, resume=root / checkpoint_key(0, "last.ckpt"))
 
 
 def observe(scenario: Scenario, root: Path) -> None:
@@ -315,18 +315,17 @@ class Attribution:
         setattr(owner, name, new)
 
     def install(self) -> None:
-        load, recording = harness._checkpoint_files, harness.Recorder._recording
+        load = harness.checkpoint_files
 
         def checkpoint_files(root: Path, count: int) -> dict:
             files = load(root, count)
             self.files += len(files)
             return files
 
-        self._replace(harness, "_checkpoint_files", self._timed(checkpoint_files, "load"))
-        self._replace(harness.Recorder, "_recording",
-                      lambda recorder, hook: self._timed(recording(recorder, hook), "recorder"))
-        for name in ("on_save_checkpoint", "on_train_batch_end"):
-            self._replace(harness.Recorder, name, self._timed(getattr(harness.Recorder, name), "recorder"))
+        self._replace(harness, "checkpoint_files", self._timed(checkpoint_files, "load"))
+        for name, method in list(vars(harness.Recorder).items()):
+            if name.startswith("on_") and callable(method):
+                self._replace(harness.Recorder, name, self._timed(method, "recorder"))
         self._replace(harness, "warnings", _CountingWarnings(self))
 
     def uninstall(self) -> None:

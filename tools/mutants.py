@@ -3,7 +3,7 @@
     python tools/mutants.py [--version 1.3.8] [--workdir build/mutants]
                             [--profile explicit] [-- EXTRA PYTEST ARGS]
 
-For every patch of the rfc series that changes pytorch_lightning/ code, build
+For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
 a tree = pristine sdist + the rfc series without that patch + compat, and run
 the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched,
 `-x`, the `explicit` hypothesis profile that runs only the pinned @example
@@ -17,34 +17,29 @@ dependency), it is left out too, and the table says so.
 Before the mutants, a control run on the complete tree (all rfc + compat) must
 pass, otherwise "killed" would mean nothing.
 
-Trees are built with the apply engine (tools/patchset, via `maintain tree`)
-from one extracted sdist; mutants run sequentially. Exit status: 0 iff the
+Trees are built from one extracted sdist with the apply engine
+(`apply_series(tree, without=...)`); mutants run sequentially. Exit status: 0 iff the
 control passed and every mutant was killed.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tools.patchset import apply_series, detect, pristine
+from tools.patchset.series import Patch, PatchsetError, load_series, narrow
+from tools.patchset.staging import Staging, apply_patch
+from tools.tables import markdown_table
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-
-from patchset import maintain, pristine  # noqa: E402
-from patchset.series import Patch, PatchsetError, load_series, narrow, read_series  # noqa: E402
-from patchset.staging import Staging, apply_patch  # noqa: E402
-
-CODE_DIR = "pytorch_lightning/"
 DEFAULT_VERSION = "1.3.8"
 # pytest exit codes (pytest.ExitCode) that are not "tests ran and some failed"
 EXIT_MEANING = {0: "all tests passed", 2: "interrupted (collection error?)", 3: "pytest internal error",
@@ -66,8 +61,8 @@ class Mutant:
         return self.patch.number if self.patch else "-"
 
 
-def touches_code(patch: Patch) -> bool:
-    return any(p.startswith(CODE_DIR) for p in patch.paths)
+def touches_code(patch: Patch, code_prefix: str) -> bool:
+    return any(p.startswith(code_prefix) for p in patch.paths)
 
 
 def top_level(patch: Patch) -> str:
@@ -93,24 +88,13 @@ def plan_left_out(pristine_tree: Path, rfc: list[Patch], omit: Patch) -> list[Pa
     return left_out
 
 
-def filtered_patches_root(patches_root: Path, version: str, drop: Sequence[Patch], dest: Path) -> Path:
-    """A copy of patches/<version>/ whose rfc series lacks the `drop` patches."""
-    shutil.copytree(patches_root / version, dest / version)
-    series_file = dest / version / "rfc" / "series"
-    names = {p.name for p in drop}
-    kept = [n for n in read_series(series_file) if n not in names]
-    series_file.write_text("".join(n + "\n" for n in kept), encoding="utf-8")
-    for name in names:
-        (dest / version / "rfc" / name).unlink()
-    return dest
-
-
-def build_tree(patches_root: Path, version: str, source: Path, dest: Path, cache: Path) -> str:
-    """maintain tree VERSION DEST --series all --source SOURCE; returns its output."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        maintain.tree(patches_root, version, dest, "all", source, cache)
-    return out.getvalue()
+def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Patch]) -> str:
+    """dest = a copy of the pristine tree + rfc without `left_out` + compat; the engine's log."""
+    shutil.copytree(base, dest, symlinks=True)
+    log: list[str] = []
+    apply_series(dest, "all", without=[p.number for p in left_out], patches_root=patches_root,
+                 progress=log.append)
+    return "\n".join(log) + "\n"
 
 
 def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
@@ -164,13 +148,6 @@ def left_out_text(m: Mutant) -> str:
     return ", ".join(p.number for p in m.left_out) or "nothing"
 
 
-def markdown_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    """A Markdown table with padded columns, readable as plain text too."""
-    widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
-
-
 def table(rows: list[Mutant]) -> str:
     head = ("patch", "left out", "result", "first failing test / reason", "time")
     body = [(("control" if m.patch is None else m.patch.number), left_out_text(m) if m.patch else "nothing",
@@ -207,6 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         work.mkdir(parents=True)
         base = work / "pristine"
         pristine.from_sdist(args.patches, args.version, args.cache, base)
+        code_prefix = detect(base).code_prefix
     except (PatchsetError, OSError) as exc:
         print(f"mutants: error: {exc}", file=sys.stderr)
         return 1
@@ -216,7 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for patch in rfc:
         if args.only and patch.number not in args.only:
             continue
-        m = Mutant(patch, code=touches_code(patch))
+        m = Mutant(patch, code=touches_code(patch, code_prefix))
         if not m.code:
             m.result, m.detail = "not a mutant", f"touches no code (only {top_level(patch)})"
         else:
@@ -238,11 +216,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         start = time.monotonic()
         tree = work / name
         try:
-            with tempfile.TemporaryDirectory(prefix="mutant-patches-") as tmp:
-                root = filtered_patches_root(args.patches, args.version, m.left_out, Path(tmp)) \
-                    if m.left_out else args.patches
-                (work / f"{name}.build.log").write_text(
-                    build_tree(root, args.version, base, tree, args.cache), encoding="utf-8")
+            (work / f"{name}.build.log").write_text(build_tree(args.patches, base, tree, m.left_out),
+                                                    encoding="utf-8")
         except (PatchsetError, OSError) as exc:
             m.result, m.detail = "error", f"tree does not build: {exc}"
         else:

@@ -1,30 +1,30 @@
-"""Apply, import and the pinned @examples on every supported 1.3.x release.
+"""Apply, import and the pinned @examples on every supported release of one generation.
 
-    python tools/releases.py [--workdir build/releases] [--only VERSION ...]
+    python -m tools.releases [--generation 1.3] [--workdir build/releases] [--only VERSION ...]
                              [--profile explicit] [-- EXTRA PYTEST ARGS]
 
-For every release that patches/ supports (1.3.0 ... 1.3.8, 1.3.7.post0
-included; their own series or one shared through patches/versions.map):
+For every release of the generation that patches/ supports (1.3: 1.3.0 ... 1.3.8,
+1.3.7.post0 included; 2.6: 2.6.0 ... 2.6.6; their own series or one shared through
+patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
+`pytorch-lightning`):
 
-1. apply: build a tree = verified sdist + rfc + compat with `maintain tree`
-   (the apply engine of scripts/apply.sh, zero fuzz or it fails);
-2. import: in a fresh interpreter with PYTHONPATH=<tree>, import
-   pytorch_lightning and check that it is this release and has the new hook;
+1. apply: build a tree = verified sdist + rfc + compat with the apply engine
+   (`apply_series`, zero fuzz or it fails);
+2. import: in a fresh interpreter with PYTHONPATH=<the tree's package root>, import
+   Lightning and check that it is this release and has the new hook;
 3. examples: run the conformance suite against the tree (PYTHONPATH=<tree>,
    CONFORMANCE_TARGET=patched) with the `explicit` hypothesis profile: only
    the pinned @example cases and the plain tests, checked against the
    expectation files of that release.
 
-All releases share the interpreter running this script (one venv with
-conformance/requirements.txt); nothing is installed. Trees and logs are kept
+All releases share the interpreter running this script (one venv with the
+generation's conformance requirements); nothing is installed. Trees and logs are kept
 in build/releases/. It ends with a table and exits 1 if any release failed a
 step; every release is tried even when an earlier one fails.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import shutil
 import subprocess
@@ -33,21 +33,26 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tools.patchset import apply_series, detect, pristine, sdist
+from tools.patchset.layout import LEGACY, STANDALONE, UNIFIED
+from tools.patchset.series import PatchsetError, supported_versions
+from tools.tables import markdown_table
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-
-from patchset import maintain  # noqa: E402
-from patchset.series import PatchsetError, supported_versions  # noqa: E402
-from mutants import markdown_table  # noqa: E402
-
+# per layout: the importable package root inside the tree, and the module that has Callback
+PACKAGES = {
+    LEGACY: (".", "pytorch_lightning"),
+    UNIFIED: ("src", "lightning.pytorch"),
+    STANDALONE: ("src", "pytorch_lightning"),
+}
 IMPORT_CHECK = (
-    "import sys, pytorch_lightning as pl\n"
+    "import importlib, sys\n"
     "from packaging.version import Version\n"
-    "from pytorch_lightning import Callback\n"
+    "pl = importlib.import_module(sys.argv[3])\n"
     "# 1.3.7.post0 calls itself '1.3.7post0'; compare as versions, not strings\n"
     "assert Version(pl.__version__) == Version(sys.argv[1]), f'{pl.__version__} imported, {sys.argv[1]} expected'\n"
     "assert pl.__file__.startswith(sys.argv[2]), f'imported from {pl.__file__}'\n"
-    "assert hasattr(Callback, 'on_train_epoch_without_validation_end'), 'the rfc hook is missing'\n"
+    "assert hasattr(pl.Callback, 'on_train_epoch_without_validation_end'), 'the rfc hook is missing'\n"
     "print('Lightning', pl.__version__, 'from', pl.__file__)\n"
 )
 
@@ -66,31 +71,33 @@ def last_line(log: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def check_release(version: str, args: argparse.Namespace) -> tuple[str, str]:
-    """(failed step or 'ok', detail) for one release."""
-    tree = args.workdir / version / "lightning"
-    out = io.StringIO()
+def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[str, str]:
+    """(failed step or 'ok', detail) for one release's sdist of `dist`."""
+    work = args.workdir / f"{dist}-{version}"
+    tree = work / "lightning"
+    log: list[str] = []
     try:
-        with contextlib.redirect_stdout(out):
-            maintain.tree(args.patches, version, tree, "all", None, args.cache)
+        pristine.from_sdist(args.patches, version, args.cache, tree, dist)
+        log.append(apply_series(tree, "all", patches_root=args.patches, progress=log.append).top)
     except (PatchsetError, OSError) as exc:
         return "apply", str(exc)
     finally:
-        (args.workdir / version / "apply.log").write_text(out.getvalue(), encoding="utf-8")
-    log = args.workdir / version / "import.log"
-    if run([sys.executable, "-c", IMPORT_CHECK, version, str(tree.resolve())], tree, log):
-        return "import", last_line(log)
-    log = args.workdir / version / "examples.log"
+        (work / "apply.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+    root, module = PACKAGES[detect(tree).name]
+    path = (tree / root).resolve()
+    if run([sys.executable, "-c", IMPORT_CHECK, version, str(path), module], path, work / "import.log"):
+        return "import", last_line(work / "import.log")
     cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
            f"--hypothesis-profile={args.profile}", *args.pytest_args]
-    status = run(cmd, tree, log)
+    status = run(cmd, path, work / "examples.log")
     if status:
-        return "examples", f"pytest exit {status}: {last_line(log)}"
-    return "ok", last_line(log)
+        return "examples", f"pytest exit {status}: {last_line(work / 'examples.log')}"
+    return "ok", last_line(work / "examples.log")
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="tools/releases.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.releases", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--generation", default="1.3", help="the releases of this major.minor (default: 1.3)")
     ap.add_argument("--patches", type=Path, default=REPO / "patches")
     ap.add_argument("--cache", type=Path, default=REPO / "build" / "sdist",
                     help="where the sdists are downloaded/reused (default: build/sdist)")
@@ -104,7 +111,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    versions = supported_versions(args.patches)
+    versions = [v for v in supported_versions(args.patches) if v.startswith(args.generation + ".")]
     unknown = sorted(set(args.only or ()) - set(versions))
     if unknown:
         print(f"releases: error: not supported: {', '.join(unknown)}; supported: {', '.join(versions)}",
@@ -113,21 +120,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     versions = [v for v in versions if not args.only or v in args.only]
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
+    builds = [(v, pin.dist) for v in versions for pin in sdist.read_pins(args.patches, v)]
     rows = []
-    for i, version in enumerate(versions, 1):
-        print(f"[{i}/{len(versions)}] {version}: apply rfc + compat, import, "
+    for i, (version, dist) in enumerate(builds, 1):
+        print(f"[{i}/{len(builds)}] {dist} {version}: apply rfc + compat, import, "
               f"conformance --hypothesis-profile={args.profile}", flush=True)
-        (args.workdir / version).mkdir(parents=True)
+        (args.workdir / f"{dist}-{version}").mkdir(parents=True)
         start = time.monotonic()
-        step, detail = check_release(version, args)
+        step, detail = check_release(version, dist, args)
         seconds = time.monotonic() - start
-        rows.append((version, step, detail, f"{seconds:.0f}s"))
+        rows.append((f"{dist} {version}", step, detail, f"{seconds:.0f}s"))
         print(f"      {'passed' if step == 'ok' else 'FAILED at ' + step}: {detail} ({seconds:.1f}s; "
-              f"logs in {args.workdir / version})", flush=True)
+              f"logs in {args.workdir / f'{dist}-{version}'})", flush=True)
 
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
     print()
-    print(markdown_table(("release", "result", "detail", "time"), body))
+    print(markdown_table(("sdist", "result", "detail", "time"), body))
     failed = [v for v, s, _, _ in rows if s != "ok"]
     if failed:
         print(f"\nFAILED: {', '.join(failed)}")

@@ -1,37 +1,49 @@
 #!/usr/bin/env python3
-"""Write build/report.md: the contract clause by clause, upstream 1.3.8 next to patched.
+"""Write build/report.md: the contract clause by clause, upstream next to patched, per generation.
 
 Input: the JSON files the conformance suite writes with `--conformance-json` (the tox envs
-`patched` and `upstream` write build/conformance-patched.json and -upstream.json). Output: a
-Markdown table with one row per clause, one per named scenario, and the hook timelines of a
-few named scenarios side by side. A reviewer reads this before the diff.
+write build/conformance-<target>-<release>.json). Output: a Markdown table with one row per
+clause and two columns (upstream, patched) per primary release of each generation (1.3.8,
+2.6.6), then, per generation, one row per named scenario and the hook timelines of a few
+named scenarios side by side. A reviewer reads this before the diff.
+
+    python -m tools.report [--build build] [--output build/report.md]
 """
+from __future__ import annotations
+
 import argparse
 import difflib
+import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+
+from conformance.clauses import CLAUSES
+from conformance.generation import GENERATIONS
+from conformance.outcomes import NOT_APPLICABLE, PASS
+from tools.patchset.series import normalize_version
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from conformance.clauses import CLAUSES  # noqa: E402
-from conformance.named import NAMED  # noqa: E402
-
 TARGETS = ("upstream", "patched")
-TIMELINES = (
-    "train-only, every_n_val_epochs=2",
-    "train-only, default EarlyStopping, constant metric",
-    "max_steps before the first validation, monitor=val_m",
-    "train end after a misaligned val_check_interval, default",
-)
+# the release whose columns the report shows, per generation
+PRIMARY = {"1.3": "1.3.8", "2.6": "2.6.6"}
+Column = Tuple[str, str]  # (release, target)
 
 
-def load(path: Path) -> Optional[dict]:
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
+def load(build: Path) -> Dict[Column, dict]:
+    """(release, target) -> results, for the primary releases found in build/."""
+    found = {}
+    for path in sorted(build.glob("conformance-*.json")):
+        data = json.loads(path.read_text())
+        release = normalize_version(data["version"])
+        if release in PRIMARY.values():
+            found[(release, data["target"])] = data
+    return found
+
+
+def columns() -> List[Column]:
+    return [(release, target) for release in PRIMARY.values() for target in TARGETS]
 
 
 def clause_cell(results: Optional[dict], clause: str) -> str:
@@ -40,20 +52,27 @@ def clause_cell(results: Optional[dict], clause: str) -> str:
     entry = results["clauses"].get(clause)
     if entry is None:
         return "no test"
-    if entry["failed"]:
-        return f"**fails** ({entry['failed']} of {entry['passed'] + entry['failed']} tests)"
-    return f"passes ({entry['passed']} tests)"
+    counts = {o: list(entry["tests"].values()).count(o) for o in set(entry["tests"].values())}
+    total = len(entry["tests"])
+    if entry["outcome"] == PASS:
+        text = f"passes ({counts.get(PASS, 0)} of {total} tests)"
+    elif entry["outcome"] == NOT_APPLICABLE:
+        text = f"not applicable ({total} tests)"
+    else:
+        text = f"**fails** ({counts.get('FAIL', 0)} of {total} tests)"
+    if entry["outcome"] != PASS and entry.get("reason"):
+        text += f": {entry['reason']}"
+    return text if entry["outcome"] == entry["expected"] else f"{text} (UNEXPECTED, expected {entry['expected']})"
 
 
-def named_result(results: Optional[dict], name: str) -> Optional[tuple]:
-    """(passed, observation) of the named scenario `name`, if it ran."""
+def named_result(results: Optional[dict], name: str, clause: str) -> Optional[tuple]:
+    """(outcome, observation) of the named scenario `name`, if it ran."""
     if results is None:
         return None
-    clause = NAMED[name][0]
     entry = results["clauses"].get(clause, {})
     for nodeid, outcome in entry.get("tests", {}).items():
         if nodeid.endswith(f"[{name}]"):
-            return outcome == "passed", entry.get("observations", {}).get(name)
+            return outcome, entry.get("observations", {}).get(name)
     return None
 
 
@@ -74,13 +93,13 @@ def summary(observation: Optional[dict]) -> str:
     return "; ".join(parts)
 
 
-def named_cell(results: Optional[dict], name: str) -> str:
-    found = named_result(results, name)
+def named_cell(results: Optional[dict], name: str, clause: str) -> str:
+    found = named_result(results, name, clause)
     if found is None:
         return "not run"
-    passed, observation = found
-    verdict = "conforms" if passed else "**differs**"
-    return f"{verdict}: {summary(observation)}"
+    outcome, observation = found
+    verdict = {PASS: "conforms", NOT_APPLICABLE: "not applicable"}.get(outcome, "**differs**")
+    return f"{verdict}: {summary(observation)}" if observation else verdict
 
 
 def timeline(observation: Optional[dict]) -> List[str]:
@@ -94,10 +113,11 @@ def timeline(observation: Optional[dict]) -> List[str]:
     return events or ["(no traced hook)"]
 
 
-def timeline_table(results: Dict[str, Optional[dict]], name: str) -> List[str]:
+def timeline_table(left_results: Optional[dict], right_results: Optional[dict], name: str, clause: str,
+                   heads: Tuple[str, str]) -> List[str]:
     """The two timelines side by side, with the events they share on the same row."""
-    left, right = (timeline((named_result(results[t], name) or (None, None))[1]) for t in TARGETS)
-    rows = ["| upstream 1.3.8 | patched |", "| --- | --- |"]
+    left, right = (timeline((named_result(r, name, clause) or (None, None))[1]) for r in (left_results, right_results))
+    rows = [f"| {heads[0]} | {heads[1]} |", "| --- | --- |"]
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_opcodes():
         if tag == "equal":
             rows += [f"| {event} | {event} |" for event in left[i1:i2]]
@@ -109,64 +129,76 @@ def timeline_table(results: Dict[str, Optional[dict]], name: str) -> List[str]:
     return rows
 
 
-def scenario_counts(results: Dict[str, Optional[dict]]) -> List[str]:
+def scenario_counts(results: Dict[Column, dict]) -> List[str]:
     lines = []
-    for target in TARGETS:
-        if results[target] is None:
-            continue
+    for (release, target), data in sorted(results.items()):
         families: Dict[str, int] = {}
-        for key, count in results[target]["scenarios"].items():
+        for key, count in data["scenarios"].items():
             family = key.split(":", 1)[0]
             families[family] = families.get(family, 0) + count
         counts = ", ".join(f"{f} {c}" for f, c in sorted(families.items()))
-        lines.append(f"- {target}: {sum(families.values())} scenarios ({counts})")
+        lines.append(f"- {target} {release}: {sum(families.values())} scenarios ({counts})")
     return lines
 
 
-def render(results: Dict[str, Optional[dict]]) -> str:
+def generation_section(generation: str, results: Dict[Column, dict]) -> List[str]:
+    release = PRIMARY[generation]
+    named = importlib.import_module(f"{GENERATIONS[generation]}.named")
+    up, patched = results.get((release, "upstream")), results.get((release, "patched"))
+    lines = [f"## Lightning {release}: named scenarios", "",
+             "Each row is one run, checked against the reference model; (epoch, global_step) as stored.", "",
+             f"| scenario | clause | upstream {release} | patched {release} |", "| --- | --- | --- | --- |"]
+    for name, (clause, _) in named.NAMED.items():
+        lines.append(f"| {name} | `{clause}` | {named_cell(up, name, clause)} | {named_cell(patched, name, clause)} |")
+    lines += ["", f"## Lightning {release}: hook timelines", "", "Events that only one side shows are in bold.", ""]
+    for name in named.TIMELINES:
+        clause = named.NAMED[name][0]
+        lines += [f"### {name}", "",
+                  *timeline_table(up, patched, name, clause, (f"upstream {release}", f"patched {release}")), ""]
+    return lines
+
+
+def render(results: Dict[Column, dict]) -> str:
+    cols = columns()
     lines = [
-        "# RFC 6672 conformance report: upstream 1.3.8 vs patched",
+        "# RFC 6672 conformance report",
         "",
-        "Generated by `tools/report.py` from the conformance runs (`tox -e patched,upstream`).",
-        "Upstream means pytorch-lightning 1.3.8 with the compat series only; patched adds the rfc series.",
-        "On upstream, the clauses the RFC changes are expected to fail "
-        "(see `conformance/expectations/1.3.8/upstream.ini`).",
+        "Generated by `python -m tools.report` from the conformance runs of the tox envs "
+        "`patched`, `upstream`, `patched-2.6.6` and `upstream-2.6.6`.",
+        "Upstream means the release as published (1.3.8 with the compat series only); patched adds the rfc series.",
+        "On upstream, the clauses the RFC changes are expected to fail or not to apply "
+        "(`conformance/expectations/<release>/upstream.ini` gives each reason).",
         "",
         *scenario_counts(results),
         "",
         "## Clauses",
         "",
-        "| clause | what it says | upstream 1.3.8 | patched |",
-        "| --- | --- | --- | --- |",
+        "| clause | what it says | " + " | ".join(f"{t} {r}" for r, t in cols) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in cols) + " |",
     ]
     for clause, text in CLAUSES.items():
-        cells = [clause_cell(results[t], clause) for t in TARGETS]
-        lines.append(f"| `{clause}` | {text} | {cells[0]} | {cells[1]} |")
-    lines += ["", "## Named scenarios", "",
-              "Each row is one run, checked against the reference model; (epoch, global_step) as stored.", "",
-              "| scenario | clause | upstream 1.3.8 | patched |", "| --- | --- | --- | --- |"]
-    for name, (clause, _) in NAMED.items():
-        cells = [named_cell(results[t], name) for t in TARGETS]
-        lines.append(f"| {name} | `{clause}` | {cells[0]} | {cells[1]} |")
-    lines += ["", "## Hook timelines", "", "Events that only one side shows are in bold.", ""]
-    for name in TIMELINES:
-        lines += [f"### {name}", "", *timeline_table(results, name), ""]
+        cells = [clause_cell(results.get(col), clause) for col in cols]
+        lines.append(f"| `{clause}` | {text} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for generation in PRIMARY:
+        if any(r == PRIMARY[generation] for r, _ in results):
+            lines += generation_section(generation, results)
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.report", description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, default=ROOT / "build", help="where the JSON files are (default: build/)")
     parser.add_argument("--output", type=Path, help="report path (default: BUILD/report.md)")
     args = parser.parse_args(argv)
-    results = {t: load(args.build / f"conformance-{t}.json") for t in TARGETS}
-    missing = [t for t in TARGETS if results[t] is None]
-    if len(missing) == len(TARGETS):
-        print(f"report: error: no conformance results in {args.build}; run `scripts/test.sh -e patched,upstream`",
-              file=sys.stderr)
+    results = load(args.build)
+    if not results:
+        print(f"report: error: no conformance results of {', '.join(PRIMARY.values())} in {args.build}; "
+              "run `scripts/test.sh -e patched,upstream`", file=sys.stderr)
         return 1
-    for target in missing:
-        print(f"report: warning: no results for {target}; its column says 'not run'", file=sys.stderr)
+    for release, target in columns():
+        if (release, target) not in results:
+            print(f"report: warning: no results for {target} {release}; its column says 'not run'", file=sys.stderr)
     output = args.output or args.build / "report.md"
     output.write_text(render(results))
     print(f"Wrote {output}")

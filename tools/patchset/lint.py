@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 from . import pristine, sdist
-from .apply import ABOUT, read_version
+from .layout import detect, for_layout, read_version
 from .gitcmd import clean_env, first_error, git, require_tool, run
 from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, PatchsetError,
                      narrow, normalize_version, parse_aliases, parse_patch, read_series,
@@ -92,9 +92,9 @@ def source_for(sources: dict[Optional[str], Path], version: str, report: Report)
     path = sources.get(None)
     if path is None:
         return None
-    if not (path / ABOUT).is_file() and not _is_git(path):
+    if not _is_tree(path) and not _is_git(path):
         for name in dict.fromkeys([version, version.replace(".post", "post")]):
-            if (path / name / ABOUT).is_file():
+            if _is_tree(path / name):
                 return path / name
         report.note(f"{version}: --source {path} has no tree {version}/ (nor is it a Lightning "
                     f"clone or tree); tests/ and docs/ not checked")
@@ -109,6 +109,14 @@ def source_for(sources: dict[Optional[str], Path], version: str, report: Report)
                         f"tests/ and docs/ not checked (pass --source {version}=TREE)")
             return None
     return path
+
+
+def _is_tree(path: Path) -> bool:
+    try:
+        detect(path)
+    except PatchsetError:
+        return False
+    return True
 
 
 def _is_git(path: Path) -> bool:
@@ -201,17 +209,24 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
     if not pinned:
         report.note(f"{version}: application not checked (no valid {SHA_FILE})")
         return
-    with tempfile.TemporaryDirectory(prefix="patchset-lint-") as tmp:
-        pin = pristine.from_sdist(patches_root, version, cache, Path(tmp) / "pin")
-        if source:
-            try:
-                if not pristine.add_unshipped(pin, source, version, Path(tmp) / "source"):
-                    report.note(f"--source {source} has no {TESTS_DIR}/")
-            except PatchsetError as exc:
-                report.note(f"{version}: {exc}; tests/ and docs/ not checked "
-                            f"(pass --source {version}=TREE)")
-                source = None
-        check_application(pin, version, series, Path(tmp), report, source)
+    dists = [p.dist for p in sdist.read_pins(patches_root, version)]
+    for i, dist in enumerate(dists):
+        with tempfile.TemporaryDirectory(prefix="patchset-lint-") as tmp:
+            pin = pristine.from_sdist(patches_root, version, cache, Path(tmp) / "pin", dist)
+            # a clone's tests/ and docs/ belong to the git layout: checked with the default sdist only
+            tree_source = source if i == 0 else None
+            if tree_source:
+                try:
+                    if not pristine.add_unshipped(pin, tree_source, version, Path(tmp) / "source"):
+                        report.note(f"--source {tree_source} has no {TESTS_DIR}/")
+                except PatchsetError as exc:
+                    report.note(f"{version}: {exc}; tests/ and docs/ not checked "
+                                f"(pass --source {version}=TREE)")
+                    tree_source = None
+            layout = detect(pin)
+            mapped = {name: [for_layout(p, layout) for p in patches] for name, patches in series.items()}
+            label = version if len(dists) == 1 else f"{version} ({dist})"
+            check_application(pin, label, mapped, Path(tmp), report, tree_source)
 
 
 def _check_pin(vdir: Path, report: Report) -> bool:
@@ -220,7 +235,7 @@ def _check_pin(vdir: Path, report: Report) -> bool:
         report.problem(f"{vdir.name}: {SHA_FILE} missing")
         return False
     try:
-        sdist.parse_pin(path.read_text(encoding="utf-8"), vdir.name)
+        sdist.parse_pins(path.read_text(encoding="utf-8"), vdir.name)
     except PatchsetError as exc:
         report.problem(f"{vdir.name}: {exc}")
         return False

@@ -8,9 +8,8 @@
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
 (git rebase -i pristine rfc); `export` regenerates the .diff files and the
-series file; `lint` checks the result.  `-m tools.patchset.maintain` needs
-the repository root as cwd; `python3 <repo>/tools/patchset/maintain.py` works
-from any directory.
+series file; `lint` checks the result. Run it from the repository root, or
+anywhere once the project is installed (`pip install -e .`).
 
 `tree` is for test runs (tox): DEST becomes the verified sdist (or a copy of
 a clone/tree with --source) with the chosen series applied by the apply
@@ -25,24 +24,16 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-if __name__ == "__main__" and not __package__:
-    # run as a file: import the package as `patchset` from tools/ (as __main__.py does)
-    _HERE = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-    sys.path.insert(0, str(_HERE.parent))
-    from patchset.maintain import main as _main
-    sys.exit(_main())
-
-from . import apply as apply_mod
 from . import lint as lint_mod
 from . import pristine
+from .engine import apply_series
 from .gitcmd import clean_env, git, require_tool
 from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
                      read_series, series_dir, supported_versions)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROG = "python3 -m tools.patchset.maintain"
-# the exact flags of CONVENTIONS.md; patches are never produced any other way
+# the exact flags of patches/README.md; patches are never produced any other way
 FORMAT_PATCH = ["format-patch", "--no-signature", "--zero-commit", "--no-numbered", "--suffix=.diff"]
 FALLBACK_IDENTITY = ("Patch set maintainer", "maintainer@localhost")
 
@@ -94,9 +85,9 @@ def tree(patches_root: Path, version: str, dest: Path, series: str, source: Opti
         print(f"Extracted the verified {version} sdist into {dest}")
     if series == "none":
         return
-    opts = apply_mod.Options(dest, patches_root, series, reverse=False, check=False)
     try:
-        apply_mod.run(opts)
+        result = apply_series(dest, series, patches_root=patches_root, progress=print)
+        print(result.top)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # never leave a half-built tree to be reused
         raise

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Optional
 
 from . import sdist
-from .apply import read_version
+from .layout import read_version
 from .gitcmd import clean_env, git
 from .series import DOCS_DIR, TESTS_DIR, PatchsetError
 
 IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".tox")
 
 
-def from_sdist(patches_root: Path, version: str, cache: Path, dest: Path) -> Path:
-    """Verified sdist extracted as dest."""
-    tarball = sdist.fetch(patches_root, version, cache)
+def from_sdist(patches_root: Path, version: str, cache: Path, dest: Path, dist: Optional[str] = None) -> Path:
+    """Verified sdist (the release's default one, or `dist`'s) extracted as dest."""
+    tarball = sdist.fetch(patches_root, version, cache, dist)
     return sdist.extract(tarball, dest)
 
 

@@ -1,4 +1,9 @@
-"""Fetching, verifying and extracting the pinned pytorch-lightning sdist."""
+"""Fetching, verifying and extracting the pinned Lightning sdists.
+
+`patches/<version>/sdist.sha256` holds one line per pinned sdist, `<sha256>  <file name>`, as
+`sha256sum` writes them. The first line is the release's default: `pytorch-lightning` for 1.3.x,
+`lightning` for 2.6.x (whose `pytorch-lightning` sdist is pinned on a second line).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,34 +13,61 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from .series import SHA_FILE, PatchsetError
 
-DIST = "pytorch-lightning"
+# sdist file names: "pytorch-lightning-1.3.8.tar.gz" (old spelling), "lightning-2.6.6.tar.gz",
+# "pytorch_lightning-2.6.6.tar.gz" (PEP 625); the distribution is the name less the version
+_SDIST = re.compile(r"(?P<dist>[A-Za-z0-9][A-Za-z0-9._-]*?)-(?P<version>[0-9][^-]*)\.tar\.gz")
 
 
-def sdist_name(version: str) -> str:
-    return f"{DIST}-{version}.tar.gz"
+@dataclass(frozen=True)
+class Pin:
+    sha256: str
+    filename: str
+
+    @property
+    def dist(self) -> str:
+        """The distribution as PyPI spells it ("pytorch-lightning", "lightning")."""
+        return _SDIST.fullmatch(self.filename).group("dist").replace("_", "-").lower()
 
 
-def parse_pin(text: str, version: str) -> str:
-    """The sha256 from an sdist.sha256 file ("<hex>  <file>"); error if malformed."""
-    m = re.fullmatch(r"([0-9a-f]{64})  (\S+)\n?", text)
-    if not m:
-        raise PatchsetError(f"{SHA_FILE} for {version} is malformed; expected "
-                            f"'<64 hex>  {sdist_name(version)}'")
-    if m.group(2) != sdist_name(version):
-        raise PatchsetError(f"{SHA_FILE} for {version} names {m.group(2)}, "
-                            f"expected {sdist_name(version)}")
-    return m.group(1)
+def parse_pins(text: str, version: str) -> list[Pin]:
+    """The pins of an sdist.sha256 file; error if a line is malformed or names another release."""
+    pins = []
+    for line in text.splitlines():
+        m = re.fullmatch(r"([0-9a-f]{64})  (\S+)", line)
+        name = m and _SDIST.fullmatch(m.group(2))
+        if not (m and name):
+            raise PatchsetError(f"{SHA_FILE} for {version} is malformed; expected lines "
+                                f"'<64 hex>  <distribution>-{version}.tar.gz', got {line!r}")
+        if name.group("version") != version:
+            raise PatchsetError(f"{SHA_FILE} for {version} names {m.group(2)}, another release")
+        pins.append(Pin(m.group(1), m.group(2)))
+    if not pins:
+        raise PatchsetError(f"{SHA_FILE} for {version} is empty")
+    return pins
 
 
-def read_pin(patches_root: Path, version: str) -> str:
+def read_pins(patches_root: Path, version: str) -> list[Pin]:
     path = patches_root / version / SHA_FILE
     if not path.is_file():
         raise PatchsetError(f"no {SHA_FILE} for {version} (looked for {path})")
-    return parse_pin(path.read_text(encoding="utf-8"), version)
+    return parse_pins(path.read_text(encoding="utf-8"), version)
+
+
+def read_pin(patches_root: Path, version: str, dist: Optional[str] = None) -> Pin:
+    """The pin of `dist` (default: the release's first, default sdist)."""
+    pins = read_pins(patches_root, version)
+    if dist is None:
+        return pins[0]
+    for pin in pins:
+        if pin.dist == dist.replace("_", "-").lower():
+            return pin
+    raise PatchsetError(f"no {dist} sdist is pinned for {version}; pinned: {', '.join(p.dist for p in pins)}")
 
 
 def sha256_file(path: Path) -> str:
@@ -46,36 +78,36 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(patches_root: Path, version: str, cache: Path) -> Path:
+def fetch(patches_root: Path, version: str, cache: Path, dist: Optional[str] = None) -> Path:
     """Return the verified sdist in cache, downloading it with pip if needed."""
-    expected = read_pin(patches_root, version)
-    tarball = cache / sdist_name(version)
+    pin = read_pin(patches_root, version, dist)
+    tarball = cache / pin.filename
     if tarball.is_file():
-        if sha256_file(tarball) == expected:
+        if sha256_file(tarball) == pin.sha256:
             return tarball
         print(f"Cached {tarball.name} does not match {SHA_FILE}; downloading again")
         tarball.unlink()
     cache.mkdir(parents=True, exist_ok=True)
-    _pip_download(version, cache)
+    _pip_download(pin.dist, version, cache)
     if not tarball.is_file():
         raise PatchsetError(f"pip download did not produce {tarball}")
     actual = sha256_file(tarball)
-    if actual != expected:
+    if actual != pin.sha256:
         tarball.unlink()  # never leave an unverified file where it would be reused
         raise PatchsetError(f"sha256 mismatch for {tarball.name}: got {actual}, "
-                            f"expected {expected} ({SHA_FILE}); file removed")
+                            f"expected {pin.sha256} ({SHA_FILE}); file removed")
     return tarball
 
 
-def _pip_download(version: str, cache: Path) -> None:
-    print(f"Fetching {sdist_name(version)} with pip into {cache}")
+def _pip_download(dist: str, version: str, cache: Path) -> None:
+    print(f"Fetching the {dist} {version} sdist with pip into {cache}")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           f"{DIST}=={version}", "-d", str(cache)]
+           f"{dist}=={version}", "-d", str(cache)]
     proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-        raise PatchsetError(f"pip download of {DIST}=={version} failed: {last}")
+        raise PatchsetError(f"pip download of {dist}=={version} failed: {last}")
 
 
 def extract(tarball: Path, dest: Path) -> Path:

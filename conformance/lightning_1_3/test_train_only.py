@@ -3,10 +3,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conformance import strategies
+from conformance.lightning_1_3 import strategies
 from conformance.expect import conforms
-from conformance.model import predict
-from conformance.named import named
+from conformance.lightning_1_3.model import predict
+from conformance.lightning_1_3.named import named
 from conformance.scenario import MISSING_METRIC, Checkpoint, Scenario
 
 TRAIN_ONLY = strategies.scenarios(validated=False)

@@ -5,8 +5,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, LambdaCallback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from conformance.harness import NEW_HOOK, TrainOnlyModule
-from conformance.scenario import Scenario
+from conformance.lightning_1_3.harness import TrainOnlyModule
+from conformance.scenario import NEW_HOOK, Scenario
 
 
 def _fit(tmp_path, module, **kwargs) -> "pl.Trainer":

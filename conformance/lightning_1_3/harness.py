@@ -1,9 +1,12 @@
-"""Run a `Scenario` in a real Lightning `Trainer`, in process, and observe it.
+"""Run a `Scenario` in a real Lightning 1.3 `Trainer`, in process, and observe it.
 
 The observation is built from a recording callback (first in the callback list, so it
 sees each hook before the callbacks under test), a recording ModelCheckpoint subclass
 (the only way to see `ModelCheckpoint.on_validation_end` being force-called), the
 checkpoint files on disk and the state of the callbacks after `fit`.
+
+`build_trainer`, `make_callbacks` and `Recorder` are the one way the suite sets up a 1.3 run:
+the DDP runner and the benchmarks use them too.
 """
 import re
 import warnings
@@ -16,16 +19,10 @@ from torch.utils.data import DataLoader, TensorDataset
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from conformance.scenario import TRAIN_METRIC, VAL_METRIC, Event, Observation, Scenario
-
-NEW_HOOK = "on_train_epoch_without_validation_end"
-TRACED_HOOKS = (
-    "on_train_epoch_end",
-    "on_epoch_end",
-    "on_validation_end",
-    NEW_HOOK,
-    "on_train_end",
-    "on_keyboard_interrupt",
+from conformance.lightning_1_3.model import FORCED_CALL
+from conformance.scenario import (
+    MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable, Observation, Scenario,
+    checkpoint_key,
 )
 TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\) not found in the returned metrics at the end")
 
@@ -34,36 +31,50 @@ class InjectedFailure(RuntimeError):
     """The exception a scenario's failure injection raises."""
 
 
-def _fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
+def fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
+    """Raise the scenario's injected failure if it is due here."""
     failure = scenario.failure
     if failure is None or failure.where != where or failure.epoch != epoch or failure.batch != batch:
         return
     raise KeyboardInterrupt() if failure.kind == "interrupt" else InjectedFailure(where)
 
 
-def _event(trainer: "pl.Trainer", hook: str) -> Event:
-    prefix = "sanity." if trainer.sanity_checking else ""
+def event(trainer: "pl.Trainer", hook: str) -> Event:
+    prefix = SANITY if trainer.sanity_checking else ""
     return (prefix + hook, trainer.current_epoch, trainer.global_step)
 
 
 class Recorder(Callback):
-    """Records the traced hooks; also injects callback failures and `should_stop`."""
+    """Records the traced hooks; also injects callback failures and `should_stop`.
+
+    Plain methods, no per-instance closures: the DDP runner pickles it into its workers.
+    """
 
     def __init__(self, scenario: Scenario, trace: List[Event]) -> None:
         self.scenario = scenario
         self.trace = trace
-        for hook in TRACED_HOOKS:
-            setattr(self, hook, self._recording(hook))
 
-    def _recording(self, hook: str):
-        def record(trainer, *args, **kwargs):
-            self.trace.append(_event(trainer, hook))
-            if hook == "on_train_epoch_end":
-                _fail(self.scenario, hook, trainer.current_epoch)
-        return record
+    def on_train_epoch_end(self, trainer, *args):
+        self.trace.append(event(trainer, "on_train_epoch_end"))
+        fail(self.scenario, "on_train_epoch_end", trainer.current_epoch)
+
+    def on_epoch_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_epoch_end"))
+
+    def on_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_validation_end"))
+
+    def on_train_epoch_without_validation_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, NEW_HOOK))
+
+    def on_train_end(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_train_end"))
+
+    def on_keyboard_interrupt(self, trainer, pl_module):
+        self.trace.append(event(trainer, "on_keyboard_interrupt"))
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.trace.append(_event(trainer, "on_save_checkpoint"))
+        self.trace.append(event(trainer, SAVE))
 
     def on_train_batch_end(self, trainer, *args):
         if trainer.global_step == self.scenario.stop_at_step:
@@ -78,7 +89,7 @@ class RecordingModelCheckpoint(ModelCheckpoint):
         self._trace = trace
 
     def on_validation_end(self, trainer, pl_module):
-        self._trace.append(_event(trainer, "ModelCheckpoint.on_validation_end"))
+        self._trace.append(event(trainer, FORCED_CALL))
         super().on_validation_end(trainer, pl_module)
 
 
@@ -92,12 +103,12 @@ class TrainOnlyModule(pl.LightningModule):
         self.val_runs = 0
 
     def training_step(self, batch, batch_idx):
-        _fail(self.scenario, "training_step", self.current_epoch, batch_idx)
+        fail(self.scenario, "training_step", self.current_epoch, batch_idx)
         self.log(TRAIN_METRIC, self.scenario.train_values[self.current_epoch])
         return self.layer(batch[0]).sum()
 
     def on_train_epoch_without_validation_end(self):
-        self.trace.append(_event(self.trainer, "module." + NEW_HOOK))
+        self.trace.append(event(self.trainer, MODULE + NEW_HOOK))
 
     def configure_optimizers(self):
         optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
@@ -113,7 +124,7 @@ class ValidatedModule(TrainOnlyModule):
         if self.trainer.sanity_checking:
             return
         if batch_idx == 0:
-            _fail(self.scenario, "validation_step", self.current_epoch)
+            fail(self.scenario, "validation_step", self.current_epoch)
         self.log(VAL_METRIC, self.scenario.val_values[self.val_runs])
 
     def validation_epoch_end(self, outputs):
@@ -126,8 +137,10 @@ class ValidatedModule(TrainOnlyModule):
         return DataLoader(TensorDataset(torch.ones(self.scenario.val_batches, 2)), batch_size=1)
 
 
-def _trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: int, resume: Optional[Path]) -> "pl.Trainer":
-    return pl.Trainer(
+def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: int,
+                  resume: Optional[Path] = None, **overrides) -> "pl.Trainer":
+    """The Trainer of a scenario: quiet, no logger; `overrides` for the DDP runner."""
+    kwargs = dict(
         default_root_dir=str(root),
         callbacks=callbacks,
         checkpoint_callback=bool(scenario.checkpoints),
@@ -144,24 +157,36 @@ def _trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: int, r
         progress_bar_refresh_rate=0,
         weights_summary=None,
     )
+    return pl.Trainer(**{**kwargs, **overrides})
+
+
+def make_callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
+    """(recorder, checkpoint callbacks, early stopping list) of a scenario.
+
+    Construction is part of the run: a target without an argument the scenario passes
+    (upstream has no RFC arguments) rejects it here, which makes the scenario not applicable.
+    """
+    try:
+        checkpoints = [RecordingModelCheckpoint(trace, dirpath=str(root / checkpoint_key(i, "")), **config.kwargs())
+                       for i, config in enumerate(scenario.checkpoints)]
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        raise NotApplicable(str(exc)) from exc
+    early_stopping = [EarlyStopping(**vars(scenario.early_stopping))] if scenario.early_stopping else []
+    return Recorder(scenario, trace), checkpoints, early_stopping
 
 
 def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path] = None) -> Observation:
     trace: List[Event] = []
+    recorder, checkpoints, early_stopping = make_callbacks(scenario, root, trace)
     obs = Observation(trace=(), best_model_paths=("",) * len(scenario.checkpoints),
                       last_model_paths=("",) * len(scenario.checkpoints))
     trainer = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            # constructing the callbacks is part of the run: upstream rejects the RFC arguments
-            checkpoints = [
-                RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs())
-                for i, config in enumerate(scenario.checkpoints)
-            ]
-            early_stopping = [EarlyStopping(**vars(scenario.early_stopping))] if scenario.early_stopping else []
-            trainer = _trainer(scenario, root, [Recorder(scenario, trace)] + checkpoints + early_stopping,
-                               max_epochs, resume)
+            trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping, max_epochs, resume)
             module_class = ValidatedModule if scenario.has_validation else TrainOnlyModule
             trainer.fit(module_class(scenario, trace))
         except Exception as exc:  # the observation records how fit ended
@@ -170,7 +195,7 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path]
         return obs
     obs.warnings = tuple(m.group(1) for w in caught if (m := TRAIN_END_WARNING.search(str(w.message))))
     obs.trace = tuple(trace)
-    obs.files = _checkpoint_files(root, len(checkpoints))
+    obs.files = checkpoint_files(root, len(checkpoints))
     obs.best_model_paths = tuple(Path(c.best_model_path).name for c in checkpoints)
     obs.last_model_paths = tuple(Path(c.last_model_path).name for c in checkpoints)
     obs.stopped_epoch = early_stopping[0].stopped_epoch if early_stopping else None
@@ -178,12 +203,13 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path]
     return obs
 
 
-def _checkpoint_files(root: Path, count: int) -> dict:
+def checkpoint_files(root: Path, count: int) -> dict:
+    """`ckpt<i>/<name>` -> (epoch, global_step) stored in each checkpoint file under root."""
     files = {}
     for i in range(count):
-        for path in sorted((root / f"ckpt{i}").glob("*.ckpt")):
+        for path in sorted((root / checkpoint_key(i, "")).glob("*.ckpt")):
             data = torch.load(path, map_location="cpu", weights_only=False)
-            files[f"ckpt{i}/{path.name}"] = (data["epoch"], data["global_step"])
+            files[checkpoint_key(i, path.name)] = (data["epoch"], data["global_step"])
     return files
 
 
@@ -192,6 +218,6 @@ def observe(scenario: Scenario, root: Path) -> Observation:
     pl.seed_everything(0)
     obs = _fit(scenario, root, scenario.max_epochs)
     if scenario.resume_max_epochs is not None and obs.raised is None:
-        last = root / "ckpt0" / "last.ckpt"
+        last = root / checkpoint_key(0, "last.ckpt")
         obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, resume=last)
     return obs

@@ -2,10 +2,10 @@
 import pytest
 from hypothesis import example, given
 
-from conformance import strategies
+from conformance.lightning_1_3 import strategies
 from conformance.expect import assert_matches, conforms
-from conformance.model import FORCED_CALL, NEW_HOOK, dispatched, predict
-from conformance.named import named
+from conformance.lightning_1_3.model import FORCED_CALL, NEW_HOOK, dispatched, predict
+from conformance.lightning_1_3.named import named
 
 VALIDATED = strategies.scenarios(validated=True)
 # upstream Lightning accepts no RFC argument: these are the scenarios both can run

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 from conformance.scenario import (
-    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event, Observation, Scenario,
+    MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event, Observation,
+    Scenario, checkpoint_key,
 )
-
-NEW_HOOK = "on_train_epoch_without_validation_end"
 
 
 class Raised(Exception):
@@ -57,7 +56,7 @@ class CheckpointState:
 
     @property
     def prefix(self) -> str:
-        return f"ckpt{self.index}/"
+        return checkpoint_key(self.index, "")
 
 
 @dataclass
@@ -80,7 +79,7 @@ class Run:
     warnings: List[str] = field(default_factory=list)
 
     def event(self, hook: str, sanity: bool = False) -> None:
-        self.trace.append((("sanity." if sanity else "") + hook, self.epoch, self.step))
+        self.trace.append(((SANITY if sanity else "") + hook, self.epoch, self.step))
 
 
 # ---------------------------------------------------------------- the loop
@@ -90,7 +89,7 @@ def predict(scenario: Scenario) -> Observation:
     files: Dict[str, tuple] = {}
     obs = _fit(scenario, files, scenario.max_epochs, start=None)
     if scenario.resume_max_epochs is not None and obs.raised is None:
-        last = files.get("ckpt0/last.ckpt")
+        last = files.get(checkpoint_key(0, "last.ckpt"))
         if last is None:  # nothing saved `last`: the trainer refuses to start
             obs.resumed = _not_resumed(scenario, files)
         else:
@@ -246,7 +245,7 @@ def _epoch_end(run: Run, eligible: bool, val_check_batch: bool) -> None:
         for c in run.checkpoints:
             if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_train_epochs):
                 _save(run, c)  # clause 4
-        run.event("module." + NEW_HOOK)
+        run.event(MODULE + NEW_HOOK)
 
 
 def _validation(run: Run) -> None:
@@ -313,7 +312,7 @@ def _save(run: Run, c: CheckpointState) -> None:
 
 
 def _write(run: Run, c: CheckpointState, name: str) -> None:
-    run.event("on_save_checkpoint")
+    run.event(SAVE)
     s = run.scenario
     reached_max_steps = s.max_steps is not None and s.max_steps <= run.step
     run.files[c.prefix + name] = (run.epoch + (0 if reached_max_steps else 1), run.step + 1)
@@ -412,6 +411,12 @@ def dispatched(obs: Observation) -> Observation:
     return replace(obs, trace=trace, resumed=resumed)
 
 
+# clause 7: the loop settings under which upstream must agree (validation at the end of every
+# epoch, ending on an epoch boundary); the strategies build such scenarios from this
+UNCHANGED = dict(check_val_every_n_epoch=1, val_check_interval=1.0, max_steps=None, stop_at_step=None,
+                 resume_max_epochs=None)
+
+
 def unchanged(scenario: Scenario) -> bool:
     """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (clause 7).
 
@@ -419,9 +424,5 @@ def unchanged(scenario: Scenario) -> bool:
     argument is used. Upstream's train-end save is then never reachable: it goes through
     `on_validation_end` at the last step, which the last epoch's validation already handled.
     """
-    s = scenario
-    return (
-        not train_only(s) and s.check_val_every_n_epoch == 1 and s.val_check_interval == 1.0
-        and s.max_steps is None and s.stop_at_step is None and s.resume_max_epochs is None
-        and not s.uses_rfc_arguments
-    )
+    return (not train_only(scenario) and not scenario.uses_rfc_arguments
+            and all(getattr(scenario, key) == value for key, value in UNCHANGED.items()))

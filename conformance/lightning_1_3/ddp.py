@@ -27,10 +27,9 @@ import torch.distributed.distributed_c10d
 from torch.utils.data import DataLoader, TensorDataset
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.plugins.training_type import training_type_plugin
 
-from conformance.harness import NEW_HOOK, RecordingModelCheckpoint, TrainOnlyModule, _event
+from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks
 from conformance.scenario import Observation, Scenario
 
 WORLD_SIZE = 2
@@ -77,34 +76,6 @@ class RankTrace(list):
             f.write(json.dumps({"rank": rank, **record}) + "\n")
 
 
-class RankRecorder(Callback):
-    """The harness's `Recorder`, with plain methods (its per-instance closures do not pickle)."""
-
-    def __init__(self, trace: RankTrace) -> None:
-        self.trace = trace
-
-    def on_train_epoch_end(self, trainer, *args):
-        self.trace.append(_event(trainer, "on_train_epoch_end"))
-
-    def on_epoch_end(self, trainer, pl_module):
-        self.trace.append(_event(trainer, "on_epoch_end"))
-
-    def on_validation_end(self, trainer, pl_module):
-        self.trace.append(_event(trainer, "on_validation_end"))
-
-    def on_train_epoch_without_validation_end(self, trainer, pl_module):
-        self.trace.append(_event(trainer, NEW_HOOK))
-
-    def on_train_end(self, trainer, pl_module):
-        self.trace.append(_event(trainer, "on_train_end"))
-
-    def on_keyboard_interrupt(self, trainer, pl_module):
-        self.trace.append(_event(trainer, "on_keyboard_interrupt"))
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.trace.append(_event(trainer, "on_save_checkpoint"))
-
-
 def _recording_save(save, trace: RankTrace):
     def atomic_save(checkpoint, filepath):
         save(checkpoint, filepath)
@@ -134,7 +105,7 @@ class DDPModule(TrainOnlyModule):
         })
 
 
-class Run:
+class DDPRun:
     """What a ddp_cpu fit left behind: each rank's records and the checkpoint files on disk."""
 
     def __init__(self, scenario: Scenario, root: Path) -> None:
@@ -176,7 +147,7 @@ class Run:
         return obs
 
 
-def run(scenario: Scenario, root: Path) -> Run:
+def fit(scenario: Scenario, root: Path) -> DDPRun:
     """Fit `scenario` with `ddp_cpu` on `WORLD_SIZE` processes under `root` and collect each rank's records.
 
     The caller sets `MASTER_ADDR` (loopback) and a free `MASTER_PORT`. Only train-only scenarios
@@ -190,36 +161,19 @@ def run(scenario: Scenario, root: Path) -> Run:
     assert scenario.limit_val_batches == 0 and scenario.failure is None and scenario.stop_at_step is None
     assert scenario.resume_max_epochs is None
     trace = RankTrace(root)
-    checkpoints = [
-        RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs())
-        for i, config in enumerate(scenario.checkpoints)
-    ]
-    callbacks = [RankRecorder(trace)] + checkpoints
-    if scenario.early_stopping:
-        callbacks.append(EarlyStopping(**vars(scenario.early_stopping)))
+    recorder, checkpoints, early_stopping = make_callbacks(scenario, root, trace)
     pl.seed_everything(0)
-    trainer = pl.Trainer(
-        accelerator="ddp_cpu",
-        num_processes=WORLD_SIZE,
-        default_root_dir=str(root),
-        callbacks=callbacks,
-        checkpoint_callback=bool(scenario.checkpoints),
-        max_epochs=scenario.max_epochs,
-        max_steps=scenario.max_steps,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        progress_bar_refresh_rate=0,
-        weights_summary=None,
-    )
+    trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping, scenario.max_epochs,
+                            accelerator="ddp_cpu", num_processes=WORLD_SIZE, limit_val_batches=0,
+                            num_sanity_val_steps=0)
     try:
         trainer.fit(DDPModule(scenario, trace))
     except torch.multiprocessing.ProcessExitedException as exc:
-        result = Run(scenario, root)
+        result = DDPRun(scenario, root)
         # With torch 2.13 a spawned 1.3.8 worker is sometimes aborted while its interpreter exits
         # ("terminate called without an active exception"), after training ended on every rank.
         # That is no part of the contract; anything that ends a rank before `on_train_end` is.
         if exc.signal_name != "SIGABRT" or not result.finished():
             raise
         return result
-    return Run(scenario, root)
+    return DDPRun(scenario, root)

@@ -2,8 +2,8 @@
 import pytest
 
 from conformance.expect import assert_matches
-from conformance.model import dispatched, predict
-from conformance.named import NAMED
+from conformance.lightning_1_3.model import dispatched, predict
+from conformance.lightning_1_3.named import NAMED
 
 CASES = [pytest.param(name, scenario, marks=pytest.mark.clause(clause), id=name)
          for name, (clause, scenario) in NAMED.items()]

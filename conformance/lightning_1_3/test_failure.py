@@ -2,9 +2,9 @@
 import pytest
 from hypothesis import example, given
 
-from conformance import strategies
+from conformance.lightning_1_3 import strategies
 from conformance.expect import conforms
-from conformance.named import named
+from conformance.lightning_1_3.named import named
 
 
 @pytest.mark.clause("train-end-not-after-failure")

@@ -18,11 +18,14 @@ from collections import Counter
 
 import pytest
 
-from conformance import ddp
+from conformance import outcomes
+from conformance.lightning_1_3 import ddp
 from conformance.expect import assert_matches
-from conformance.model import NEW_HOOK, predict
-from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
-from conformance.strategies import region
+from conformance.lightning_1_3.model import predict
+from conformance.scenario import (
+    MODULE, NEW_HOOK, SAVE, TRAIN_METRIC, Checkpoint, EarlyStop, NotApplicable, Scenario,
+)
+from conformance.lightning_1_3.strategies import region
 
 # One fit serves the hook and the checkpoint test. every_n_val_epochs=2 makes upstream (whose
 # train-only saves follow every_n_val_epochs) save in epoch 1 only; the contract saves every
@@ -38,7 +41,7 @@ EARLY_STOPPING = Scenario(train_batches=2, limit_val_batches=0, max_epochs=4, ch
 TRAIN_END = Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4,
                      checkpoints=(Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),))
 
-_runs: dict = {}  # scenario -> ddp.Run, per test process (each xdist worker fits what it needs once)
+_runs: dict = {}  # scenario -> ddp.DDPRun, per test process (each xdist worker fits what it needs once)
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def ddp_run(request, tmp_path_factory, monkeypatch):
     """Fit a scenario with ddp_cpu (once per process), on loopback and a port of its own."""
     counts: Counter = Counter()
 
-    def run(scenario: Scenario) -> ddp.Run:
+    def run(scenario: Scenario) -> ddp.DDPRun:
         counts[f"ddp:{region(scenario)}"] += 1
         if scenario not in _runs:
             # Parallel xdist workers fit at the same time: each fit gets a free port of its own.
@@ -57,7 +60,9 @@ def ddp_run(request, tmp_path_factory, monkeypatch):
             root = tmp_path_factory.mktemp("ddp") / "run"
             root.mkdir()
             try:
-                _runs[scenario] = ddp.run(scenario, root)
+                _runs[scenario] = ddp.fit(scenario, root)
+            except NotApplicable as exc:
+                _runs[scenario] = exc
             except Exception as exc:  # a failed fit fails every test that uses it, but runs only once
                 _runs[scenario] = exc
                 raise
@@ -66,6 +71,8 @@ def ddp_run(request, tmp_path_factory, monkeypatch):
                 os.environ.clear()
                 os.environ.update(saved)
         outcome = _runs[scenario]
+        if isinstance(outcome, NotApplicable):
+            outcomes.skip_not_applicable(outcome)
         if isinstance(outcome, Exception):
             raise RuntimeError(f"the ddp_cpu fit of this scenario failed in an earlier test: "
                                f"{type(outcome).__name__} (see that test's report)")
@@ -75,11 +82,11 @@ def ddp_run(request, tmp_path_factory, monkeypatch):
     request.node.user_properties.append(("scenarios", dict(counts)))
 
 
-def _events(run: ddp.Run, rank: int, hook: str) -> list:
+def _events(run: ddp.DDPRun, rank: int, hook: str) -> list:
     return [e for e in run.observation(rank).trace if e[0] == hook]
 
 
-def _assert_written_once_by_rank_zero(run: ddp.Run) -> None:
+def _assert_written_once_by_rank_zero(run: ddp.DDPRun) -> None:
     """Every checkpoint file on disk was written exactly once, by rank 0, and holds what was written."""
     assert run.writes(1) == [], "rank 1 wrote checkpoint files"
     written = run.writes(0)
@@ -99,7 +106,7 @@ def test_hook_fires_on_every_rank_once_per_epoch(ddp_run):
     for rank in range(ddp.WORLD_SIZE):
         # once per epoch, at the same (epoch, global_step) on every rank
         assert _events(run, rank, NEW_HOOK) == hook_events, f"rank {rank}"
-        assert _events(run, rank, "module." + NEW_HOOK) == [("module." + h, e, s) for h, e, s in hook_events]
+        assert _events(run, rank, MODULE + NEW_HOOK) == [(MODULE + h, e, s) for h, e, s in hook_events]
         # and in the single-process order of the whole trace
         assert run.observation(rank).trace == expected.trace, f"rank {rank}"
 
@@ -114,7 +121,7 @@ def test_checkpoints_written_once_by_rank_zero(ddp_run):
     _assert_written_once_by_rank_zero(run)
     for rank in range(ddp.WORLD_SIZE):
         # every rank takes each save decision (on_save_checkpoint), only rank 0 writes
-        assert len(_events(run, rank, "on_save_checkpoint")) == len(run.files), f"rank {rank}"
+        assert len(_events(run, rank, SAVE)) == len(run.files), f"rank {rank}"
         assert_matches(run.observation(rank), expected)
 
 

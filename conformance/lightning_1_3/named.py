@@ -97,5 +97,14 @@ NAMED = {
 }
 
 
+# the named scenarios whose hook timelines the report shows side by side
+TIMELINES = (
+    "train-only, every_n_val_epochs=2",
+    "train-only, default EarlyStopping, constant metric",
+    "max_steps before the first validation, monitor=val_m",
+    "train end after a misaligned val_check_interval, default",
+)
+
+
 def named(*names: str) -> list:
     return [NAMED[name][1] for name in names]

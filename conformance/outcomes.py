@@ -1,0 +1,116 @@
+"""Expected outcomes per clause and target, in the manner of web-platform-tests metadata.
+
+Tests report their real outcome. At the end of the run the outcome of each clause is
+compared with `expectations/<release>/<target>.ini`, and every unexpected one is listed
+(the "unexpected results" summary); the run fails on any of them, and only on them.
+
+- A test's outcome is PASS, FAIL, or NOT-APPLICABLE (it built a scenario the target rejects
+  at construction, e.g. an argument upstream does not have).
+- A clause's outcome: FAIL if any of its tests failed; else PASS if any passed; else
+  NOT-APPLICABLE. A clause none of whose tests ran (`-k`, an explicit profile) is not judged.
+- A file lists the clauses whose expected outcome is not PASS, each with a `reason`.
+- `expectations/versions.map` shares one release's files with others, in the format of
+  `patches/versions.map` (`1.3.4 upstream = 1.3.8`); a target without a file is an error.
+"""
+from __future__ import annotations
+
+import configparser
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from tools.patchset.series import normalize_version, parse_aliases
+
+ROOT = Path(__file__).parent / "expectations"
+MAP = ROOT / "versions.map"
+PASS, FAIL, NOT_APPLICABLE = "PASS", "FAIL", "NOT-APPLICABLE"
+TARGETS = ("upstream", "patched")
+OUTCOMES = (PASS, FAIL, NOT_APPLICABLE)
+
+
+NOT_APPLICABLE_PREFIX = "not applicable: "
+
+
+def skip_not_applicable(exc: Exception) -> None:
+    """End the running test as NOT-APPLICABLE: a skip whose reason says so."""
+    import pytest
+    pytest.skip(NOT_APPLICABLE_PREFIX + str(exc))
+
+
+class ExpectationError(Exception):
+    """A missing or malformed expectation file; reported as a usage error."""
+
+
+@dataclass
+class ClauseResult:
+    tests: Dict[str, str] = field(default_factory=dict)  # nodeid -> PASS / FAIL / NOT-APPLICABLE
+
+    @property
+    def outcome(self) -> str:
+        counts = Counter(self.tests.values())
+        return FAIL if counts[FAIL] else PASS if counts[PASS] else NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class Unexpected:
+    clause: str
+    expected: str
+    got: str
+    tests: tuple  # (nodeid, outcome) of the tests behind it
+
+    def lines(self) -> List[str]:
+        shown = [f"    {outcome}: {nodeid}" for nodeid, outcome in self.tests if outcome == self.got]
+        return [f"{self.clause}: expected {self.expected}, got {self.got}", *shown[:5]] + \
+            ([f"    ... and {len(shown) - 5} more"] if len(shown) > 5 else [])
+
+
+def path_for(release: str, target: str, root: Path = ROOT) -> Path:
+    """The expectation file of (release, target), through versions.map; error if there is none."""
+    version = normalize_version(release)
+    mapped = root / "versions.map"
+    if mapped.is_file():
+        aliases, errors = parse_aliases(mapped.read_text(encoding="utf-8"), TARGETS)
+        if errors:
+            raise ExpectationError(f"{mapped}: {errors[0]}")
+        alias = aliases.get((version, target))
+        if alias:
+            version = alias.target
+    path = root / version / f"{target}.ini"
+    if not path.is_file():
+        raise ExpectationError(f"no expectation file for {target} on Lightning {release}: {path} "
+                               f"(add it, or a line '{version} {target} = <release>' to {mapped})")
+    return path
+
+
+def load(path: Path, clauses: Dict[str, str]) -> Dict[str, tuple]:
+    """clause -> (expected outcome, reason) for the clauses a file lists."""
+    parser = configparser.ConfigParser()
+    parser.read(path, encoding="utf-8")
+    unknown = sorted(set(parser.sections()) - set(clauses))
+    if unknown:
+        raise ExpectationError(f"{path}: unknown clauses {unknown}")
+    expected = {}
+    for clause in parser.sections():
+        outcome = parser[clause].get("expected", "").upper()
+        if outcome not in OUTCOMES:
+            raise ExpectationError(f"{path}: [{clause}] needs expected = {' or '.join(OUTCOMES)}")
+        reason = parser[clause].get("reason", "").strip()
+        if outcome != PASS and not reason:
+            raise ExpectationError(f"{path}: [{clause}] expected {outcome} needs a reason")
+        expected[clause] = (outcome, reason)
+    return expected
+
+
+def unexpected(results: Dict[str, ClauseResult], expected: Dict[str, tuple]) -> List[Unexpected]:
+    """Every clause whose outcome is not the expected one (unlisted clauses expect PASS)."""
+    found = []
+    for clause, result in sorted(results.items()):
+        want = expected.get(clause, (PASS, ""))[0]
+        if result.outcome != want:
+            found.append(Unexpected(clause, want, result.outcome, tuple(sorted(result.tests.items()))))
+    return found
+
+
+def reason_of(expected: Dict[str, tuple], clause: str) -> Optional[str]:
+    return expected.get(clause, (PASS, None))[1]
