@@ -302,9 +302,9 @@ class Session:
                 self.out(f"      {nid}")
         self.listing("UNEXPLAINED failures (fail on both for the same reason, not listed)",
                      cmp.unexplained, why)
-        stale = [e.pattern for e in self.env if not e.is_message and e.pattern.startswith(
-            self.gen.tree_path("") if self.gen.test_root != "." else "tests/")
-            and not any(e.matches(nid, o) for nid, o in base.items() if o.failed)]
+        stale = [e.pattern for e in self.env if not e.is_message
+                 and any(e.pattern.startswith(sel) for sel in self.selection)
+                 and not any(e.matches(nid, o) for nid, o in base.items() if o.failed)]
         if stale:
             self.out(f"note: env-failure entries matching no failing test (stale?): "
                      f"{', '.join(stale)}")

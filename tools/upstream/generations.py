@@ -69,7 +69,8 @@ GENERATIONS = (
         package="lightning",
         test_root="tests/tests_pytorch",
         selection=("checkpointing", "callbacks", "models/test_hooks.py", "trainer", "loops"),
-        pytest_options=("-W", LEAFSPEC),
+        # upstream's CI: `cd tests/tests_pytorch && pytest . --timeout=90` (pytest-timeout)
+        pytest_options=("-W", LEAFSPEC, "--timeout=90"),
         env=(_TORCH_LOAD,),
         requirements="tools/upstream/requirements-2.6.txt",
     ),
