@@ -76,8 +76,9 @@ def build(src: Path, work: Path, label: str, slug: str, gen: Generation, series:
     copy_tree(src, path)
     kwargs = {"patches_root": patches_root} if patches_root else {}
     result = apply_series(path, series, upto=upto, **kwargs)
+    applied = ", ".join(name.split("-", 1)[0] for name in result.applied) or "none"
     say(label, f"{series}{' up to ' + upto if upto else ''}: {len(result.applied)} patches "
-               f"applied ({', '.join(result.applied) or 'none'}); Lightning {result.version}")
+               f"applied ({applied}); Lightning {result.version}")
     tree = Tree(label, slug, path, site, gen, result)
     log = work / f"{slug}.install.log"
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
