@@ -536,3 +536,17 @@ def test_rejects_a_tree_without_tests(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tools.upstream", "--src", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "has no tests/" in proc.stderr, proc.stderr
+
+
+def test_a_tree_with_tests_gets_past_the_tests_check(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "pytorch_lightning").mkdir(parents=True)
+    (tree / "pytorch_lightning" / "__about__.py").write_text("__version__ = '1.3.8'\n")
+    (tree / "tests").mkdir()
+    (tree / "tests" / "conftest.py").write_text("")
+    (tmp_path / "patches").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "tools.upstream", "--src", str(tree),
+                           "--patches", str(tmp_path / "patches"), "--workdir", str(tmp_path / "w")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "has no tests/" not in proc.stderr and "1.3.8 is not supported" in proc.stderr

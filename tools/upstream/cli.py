@@ -108,9 +108,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(args: argparse.Namespace) -> int:
     src = args.src.resolve()
     gen = detect(src)
-    tests = src / gen.tree_path("conftest.py")
-    if not tests.is_file():
-        raise ToolError(f"{src} has no tests/ ({gen.tree_path('conftest.py')} not found): "
+    if not (src / gen.conftest).is_file():
+        raise ToolError(f"{src} has no tests/ ({gen.conftest} not found): "
                         f"LIGHTNING_SRC must be a git checkout of Lightning (the sdist ships no "
                         f"tests)")
     selection = args.selection or gen.default_selection()

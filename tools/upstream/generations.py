@@ -20,7 +20,8 @@ class Generation:
     name: str                      # "1.3", "2.6"
     marker: str                    # the file that identifies the generation (and holds its release)
     package: str                   # the patched package, as installed: its import name
-    test_root: str                 # where upstream runs pytest (its cwd); holds the conftest
+    test_root: str                 # where upstream runs pytest (its cwd)
+    conftest: str                  # the tests' conftest.py: a tree without it has no tests
     selection: tuple[str, ...]     # default tests, relative to test_root
     pytest_options: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
@@ -55,6 +56,7 @@ GENERATIONS = (
         marker="pytorch_lightning/__about__.py",
         package="pytorch_lightning",
         test_root=".",
+        conftest="tests/conftest.py",
         selection=("tests/checkpointing", "tests/callbacks", "tests/models/test_hooks.py",
                    "tests/trainer"),
         # setup.cfg's addopts pass --strict, which pytest >= 8 reads as strict mode and which
@@ -68,6 +70,7 @@ GENERATIONS = (
         marker="src/version.info",
         package="lightning",
         test_root="tests/tests_pytorch",
+        conftest="tests/tests_pytorch/conftest.py",
         selection=("checkpointing", "callbacks", "models/test_hooks.py", "trainer", "loops"),
         # upstream's CI: `cd tests/tests_pytorch && pytest . --timeout=90` (pytest-timeout)
         pytest_options=("-W", LEAFSPEC, "--timeout=90"),
