@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series
+from tools.patchset.pristine import IGNORED
 from tools.patchset.series import Patch
 from tools.upstream.results import file_of, key_of
 
@@ -87,8 +88,8 @@ def _read(path: Path) -> Optional[str]:
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache"))
+    """A copy of a Lightning clone without .git and caches, as `maintain tree` copies one."""
+    shutil.copytree(src, dst, symlinks=True, ignore=IGNORED)
 
 
 # --------------------------------------------------------------------------
