@@ -99,7 +99,7 @@ def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Pa
 
 def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
               extra: Sequence[str]) -> tuple[int, str]:
-    """Run the conformance suite on tree; (pytest exit code, first failing test or '')."""
+    """Run the conformance suite on the tree importable from `tree`; (pytest exit code, first failing test or '')."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
     env["CONFORMANCE_TARGET"] = "patched"
@@ -184,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         work.mkdir(parents=True)
         base = work / "pristine"
         pristine.from_sdist(args.patches, args.version, args.cache, base)
-        code_prefix = detect(base).code_prefix
+        layout = detect(base)
     except (PatchsetError, OSError) as exc:
         print(f"mutants: error: {exc}", file=sys.stderr)
         return 1
@@ -194,7 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for patch in rfc:
         if args.only and patch.number not in args.only:
             continue
-        m = Mutant(patch, code=touches_code(patch, code_prefix))
+        m = Mutant(patch, code=touches_code(patch, layout.code_prefix))
         if not m.code:
             m.result, m.detail = "not a mutant", f"touches no code (only {top_level(patch)})"
         else:
@@ -221,8 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except (PatchsetError, OSError) as exc:
             m.result, m.detail = "error", f"tree does not build: {exc}"
         else:
-            status, first = run_suite(tree, args.suite, args.profile, work / f"{name}.xml", work / f"{name}.log",
-                                      args.pytest_args)
+            status, first = run_suite(tree / layout.import_root, args.suite, args.profile,
+                                      work / f"{name}.xml", work / f"{name}.log", args.pytest_args)
             judge(m, status, first, control=m.patch is None)
         m.seconds = time.monotonic() - start
         print(f"      {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "

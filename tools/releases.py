@@ -18,7 +18,8 @@ patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
    expectation files of that release.
 
 All releases share the interpreter running this script (one venv with the
-generation's conformance requirements); nothing is installed. Trees and logs are kept
+generation's conformance requirements); nothing is installed. Releases are
+checked `--jobs` at a time (default: one per core), each in subprocesses. Trees and logs are kept
 in build/releases/. It ends with a table and exits 1 if any release failed a
 step; every release is tried even when an earlier one fails.
 """
@@ -30,21 +31,15 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series, detect, pristine, sdist
-from tools.patchset.layout import LEGACY, STANDALONE, UNIFIED
 from tools.patchset.series import PatchsetError, supported_versions
 from tools.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
-# per layout: the importable package root inside the tree, and the module that has Callback
-PACKAGES = {
-    LEGACY: (".", "pytorch_lightning"),
-    UNIFIED: ("src", "lightning.pytorch"),
-    STANDALONE: ("src", "pytorch_lightning"),
-}
 IMPORT_CHECK = (
     "import importlib, sys\n"
     "from packaging.version import Version\n"
@@ -57,7 +52,7 @@ IMPORT_CHECK = (
 )
 
 
-def run(cmd: Sequence[str], tree: Path, log: Path) -> int:
+def run_in_tree(cmd: Sequence[str], tree: Path, log: Path) -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
     env["CONFORMANCE_TARGET"] = "patched"
@@ -83,16 +78,22 @@ def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[st
         return "apply", str(exc)
     finally:
         (work / "apply.log").write_text("\n".join(log) + "\n", encoding="utf-8")
-    root, module = PACKAGES[detect(tree).name]
-    path = (tree / root).resolve()
-    if run([sys.executable, "-c", IMPORT_CHECK, version, str(path), module], path, work / "import.log"):
+    layout = detect(tree)
+    path = (tree / layout.import_root).resolve()
+    if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), layout.module], path, work / "import.log"):
         return "import", last_line(work / "import.log")
     cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
            f"--hypothesis-profile={args.profile}", *args.pytest_args]
-    status = run(cmd, path, work / "examples.log")
+    status = run_in_tree(cmd, path, work / "examples.log")
     if status:
         return "examples", f"pytest exit {status}: {last_line(work / 'examples.log')}"
     return "ok", last_line(work / "examples.log")
+
+
+def _timed_check(version: str, dist: str, args: argparse.Namespace) -> tuple[str, str, float]:
+    start = time.monotonic()
+    step, detail = check_release(version, dist, args)
+    return step, detail, time.monotonic() - start
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -105,6 +106,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="trees and logs (replaced on each run; default: build/releases)")
     ap.add_argument("--profile", default="explicit", help="hypothesis profile (default: explicit)")
     ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="releases checked at the same time (default: one per core)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     return ap.parse_args(argv)
 
@@ -121,17 +124,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     builds = [(v, pin.dist) for v in versions for pin in sdist.read_pins(args.patches, v)]
-    rows = []
-    for i, (version, dist) in enumerate(builds, 1):
-        print(f"[{i}/{len(builds)}] {dist} {version}: apply rfc + compat, import, "
-              f"conformance --hypothesis-profile={args.profile}", flush=True)
+    for version, dist in builds:
         (args.workdir / f"{dist}-{version}").mkdir(parents=True)
-        start = time.monotonic()
-        step, detail = check_release(version, dist, args)
-        seconds = time.monotonic() - start
-        rows.append((f"{dist} {version}", step, detail, f"{seconds:.0f}s"))
-        print(f"      {'passed' if step == 'ok' else 'FAILED at ' + step}: {detail} ({seconds:.1f}s; "
-              f"logs in {args.workdir / f'{dist}-{version}'})", flush=True)
+    print(f"{len(builds)} sdists: apply rfc + compat, import, conformance --hypothesis-profile={args.profile}; "
+          f"{args.jobs} at a time", flush=True)
+    rows = {}
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(_timed_check, version, dist, args): (version, dist) for version, dist in builds}
+        for done, future in enumerate(as_completed(futures), 1):
+            version, dist = futures[future]
+            step, detail, seconds = future.result()
+            rows[(version, dist)] = (f"{dist} {version}", step, detail, f"{seconds:.0f}s")
+            print(f"[{done}/{len(builds)}] {dist} {version}: {'passed' if step == 'ok' else 'FAILED at ' + step}: "
+                  f"{detail} ({seconds:.1f}s; logs in {args.workdir / f'{dist}-{version}'})", flush=True)
+    rows = [rows[build] for build in builds]
 
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
     print()

@@ -3,7 +3,7 @@
 `accelerator="ddp_cpu"` spawns its workers with `torch.multiprocessing.spawn`: the trainer,
 its callbacks and the LightningModule are pickled into fresh processes that share no memory
 with the test. So everything here is defined at module level (importable in the children,
-which inherit the test's `sys.path`), and each rank writes what it sees as JSON lines to
+which import it as the test process does), and each rank writes what it sees as JSON lines to
 `<root>/trace-rank<R>.jsonl`; the test process reads the files after `fit`.
 
 Each rank's lines rebuild an `Observation` of that rank, comparable with the single-process

@@ -19,10 +19,9 @@ from torch.utils.data import DataLoader, TensorDataset
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from conformance.lightning_1_3.model import FORCED_CALL
 from conformance.scenario import (
-    MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable, Observation, Scenario,
-    checkpoint_key,
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable, Observation,
+    Scenario, checkpoint_key,
 )
 TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\) not found in the returned metrics at the end")
 
@@ -137,6 +136,11 @@ class ValidatedModule(TrainOnlyModule):
         return DataLoader(TensorDataset(torch.ones(self.scenario.val_batches, 2)), batch_size=1)
 
 
+def module_for(scenario: Scenario, trace: List[Event]) -> "pl.LightningModule":
+    """The LightningModule of a scenario: with validation_step and val_dataloader, or without."""
+    return (ValidatedModule if scenario.has_validation else TrainOnlyModule)(scenario, trace)
+
+
 def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: int,
                   resume: Optional[Path] = None, **overrides) -> "pl.Trainer":
     """The Trainer of a scenario: quiet, no logger; `overrides` for the DDP runner."""
@@ -173,7 +177,7 @@ def make_callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
         if "unexpected keyword argument" not in str(exc):
             raise
         raise NotApplicable(str(exc)) from exc
-    early_stopping = [EarlyStopping(**vars(scenario.early_stopping))] if scenario.early_stopping else []
+    early_stopping = [EarlyStopping(**scenario.early_stopping.kwargs())] if scenario.early_stopping else []
     return Recorder(scenario, trace), checkpoints, early_stopping
 
 
@@ -187,8 +191,7 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path]
         warnings.simplefilter("always")
         try:
             trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping, max_epochs, resume)
-            module_class = ValidatedModule if scenario.has_validation else TrainOnlyModule
-            trainer.fit(module_class(scenario, trace))
+            trainer.fit(module_for(scenario, trace))
         except Exception as exc:  # the observation records how fit ended
             obs.raised = type(exc).__name__
     if trainer is None:

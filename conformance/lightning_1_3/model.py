@@ -8,13 +8,13 @@ the comments name the contract clause each rule comes from.
 
 `unchanged(scenario)` says where upstream Lightning must show the very same thing.
 """
-import math
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
+from conformance.rules import Patience, TopK, versioned_name
 from conformance.scenario import (
-    MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event, Observation,
-    Scenario, checkpoint_key,
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event,
+    Observation, Scenario, checkpoint_key,
 )
 
 
@@ -34,8 +34,7 @@ class CheckpointState:
     index: int
     save_top_k: Optional[int] = None
     last_step_saved: int = -1
-    best_k: Dict[str, float] = field(default_factory=dict)  # insertion-ordered, like the callback's
-    kth_path: str = ""
+    top: Optional[TopK] = None  # once save_top_k is resolved, at the first save
     best_path: str = ""
     last_path: str = ""
 
@@ -60,7 +59,7 @@ class CheckpointState:
 
 
 @dataclass
-class Run:
+class SimulatedFit:
     """The state of one simulated `fit`."""
 
     scenario: Scenario
@@ -73,8 +72,7 @@ class Run:
     should_stop: bool = False
     has_trained: bool = False
     val_runs: int = 0
-    es_best: float = math.nan
-    es_wait: int = 0
+    patience: Optional[Patience] = None
     stopped_epoch: int = 0
     warnings: List[str] = field(default_factory=list)
 
@@ -105,7 +103,9 @@ def _not_resumed(scenario: Scenario, files: dict) -> Observation:
 
 def _fit(scenario: Scenario, files: dict, max_epochs: int, start: Optional[tuple],
          previous: Optional[Observation] = None) -> Observation:
-    run = Run(scenario, files, [CheckpointState(c, i) for i, c in enumerate(scenario.checkpoints)])
+    run = SimulatedFit(scenario, files, [CheckpointState(c, i) for i, c in enumerate(scenario.checkpoints)])
+    if scenario.early_stopping:
+        run.patience = Patience(scenario.early_stopping.patience, scenario.early_stopping.mode)
     if start is not None:
         run.epoch, run.step = start
         for state, best in zip(run.checkpoints, previous.best_model_paths):
@@ -151,7 +151,7 @@ def _val_check_batch(s: Scenario) -> int:
     return max(1, int(s.train_batches * s.val_check_interval))
 
 
-def _train(run: Run, max_epochs: int) -> None:
+def _train(run: SimulatedFit, max_epochs: int) -> None:
     s = run.scenario
     try:
         _sanity_check(run)
@@ -172,7 +172,7 @@ def _train(run: Run, max_epochs: int) -> None:
         run.event("on_keyboard_interrupt")
 
 
-def _sanity_check(run: Run) -> None:
+def _sanity_check(run: SimulatedFit) -> None:
     s = run.scenario
     if s.num_sanity_val_steps and _validation_enabled(s) and _val_batches(s):
         run.event("on_epoch_end", sanity=True)
@@ -181,7 +181,7 @@ def _sanity_check(run: Run) -> None:
             run.event("ModelCheckpoint.on_validation_end", sanity=True)
 
 
-def _fail(run: Run, where: str, batch: int = 0) -> None:
+def _fail(run: SimulatedFit, where: str, batch: int = 0) -> None:
     f = run.scenario.failure
     if f and f.where == where and f.epoch == run.epoch and f.batch == batch:
         if f.kind == "interrupt":
@@ -189,7 +189,7 @@ def _fail(run: Run, where: str, batch: int = 0) -> None:
         raise Raised("InjectedFailure")
 
 
-def _train_epoch(run: Run) -> None:
+def _train_epoch(run: SimulatedFit) -> None:
     s = run.scenario
     n, acc = s.train_batches, s.accumulate_grad_batches
     eligible = _validation_enabled(s) and (run.epoch + 1) % s.check_val_every_n_epoch == 0
@@ -216,7 +216,7 @@ def _train_epoch(run: Run) -> None:
         run.step += 1
 
 
-def _on_train_batch_end(run: Run) -> None:
+def _on_train_batch_end(run: SimulatedFit) -> None:
     if run.step == run.scenario.stop_at_step:
         run.should_stop = True
     for c in run.checkpoints:
@@ -225,7 +225,7 @@ def _on_train_batch_end(run: Run) -> None:
             _save(run, c)
 
 
-def _epoch_end(run: Run, eligible: bool, val_check_batch: bool) -> None:
+def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None:
     s = run.scenario
     run.event("on_train_epoch_end")
     _fail(run, "on_train_epoch_end")
@@ -248,7 +248,7 @@ def _epoch_end(run: Run, eligible: bool, val_check_batch: bool) -> None:
         run.event(MODULE + NEW_HOOK)
 
 
-def _validation(run: Run) -> None:
+def _validation(run: SimulatedFit) -> None:
     s = run.scenario
     if not _val_batches(s):
         return  # run_evaluation skips without calling any hook
@@ -265,7 +265,7 @@ def _validation(run: Run) -> None:
             _save(run, c)
 
 
-def _train_end(run: Run) -> None:
+def _train_end(run: SimulatedFit) -> None:
     run.event("on_train_end")
     for c in run.checkpoints:
         if c.config.trigger_on_train_end and run.has_trained:
@@ -275,15 +275,15 @@ def _train_end(run: Run) -> None:
 # ---------------------------------------------------------------- ModelCheckpoint
 
 
-def _nth_epoch(run: Run, every_n: int) -> bool:
+def _nth_epoch(run: SimulatedFit, every_n: int) -> bool:
     return every_n > 0 and (run.epoch + 1) % every_n == 0
 
 
-def _skip_saving(run: Run, c: CheckpointState) -> bool:
+def _skip_saving(run: SimulatedFit, c: CheckpointState) -> bool:
     return c.last_step_saved == run.step
 
 
-def _save_on_train_end(run: Run, c: CheckpointState) -> None:
+def _save_on_train_end(run: SimulatedFit, c: CheckpointState) -> None:
     # the callback looks at the last step, as the epoch-end hooks do
     run.step -= 1
     try:
@@ -299,7 +299,7 @@ def _save_on_train_end(run: Run, c: CheckpointState) -> None:
         run.step += 1
 
 
-def _save(run: Run, c: CheckpointState) -> None:
+def _save(run: SimulatedFit, c: CheckpointState) -> None:
     monitor = c.config.monitor
     if c.save_top_k is None and monitor is not None:
         c.save_top_k = 1
@@ -311,55 +311,38 @@ def _save(run: Run, c: CheckpointState) -> None:
     _save_last(run, c)
 
 
-def _write(run: Run, c: CheckpointState, name: str) -> None:
+def _write(run: SimulatedFit, c: CheckpointState, name: str) -> None:
     run.event(SAVE)
     s = run.scenario
     reached_max_steps = s.max_steps is not None and s.max_steps <= run.step
     run.files[c.prefix + name] = (run.epoch + (0 if reached_max_steps else 1), run.step + 1)
 
 
-def _delete(run: Run, c: CheckpointState, name: str) -> None:
+def _delete(run: SimulatedFit, c: CheckpointState, name: str) -> None:
     run.files.pop(c.prefix + name, None)
 
 
-def _versioned_name(run: Run, c: CheckpointState, keep: Optional[str] = None) -> str:
-    base = f"epoch={run.epoch}-step={run.step}"
-    name, version = base + ".ckpt", 1
-    while c.prefix + name in run.files and name != keep:
-        name, version = f"{base}-v{version}.ckpt", version + 1
-    return name
+def _versioned_name(run: SimulatedFit, c: CheckpointState, keep: Optional[str] = None) -> str:
+    return versioned_name(f"epoch={run.epoch}-step={run.step}", lambda name: c.prefix + name in run.files, keep)
 
 
-def _save_top_k(run: Run, c: CheckpointState) -> None:
+def _save_top_k(run: SimulatedFit, c: CheckpointState) -> None:
     monitor = c.config.monitor
     if monitor is None or c.save_top_k == 0:
         return
+    if c.top is None:
+        c.top = TopK(c.save_top_k, c.config.mode)
     current = run.metrics.get(monitor)
-    if current is None:
+    if not c.top.accepts(current):
         return
-    better = min if c.config.mode == "min" else max
-    if c.save_top_k != -1 and len(c.best_k) >= c.save_top_k:
-        kth = c.best_k[c.kth_path]
-        improves = current < kth if c.config.mode == "min" else current > kth
-        if not improves:
-            return
-    k = len(c.best_k) + 1 if c.save_top_k == -1 else c.save_top_k
-    deleted = None
-    if len(c.best_k) == k and k > 0:
-        deleted = c.kth_path
-        c.best_k.pop(deleted)
-    name = _versioned_name(run, c, keep=deleted)
-    c.best_k[name] = current
-    if len(c.best_k) == k:
-        worse = max if c.config.mode == "min" else min
-        c.kth_path = worse(c.best_k, key=c.best_k.get)
-    c.best_path = better(c.best_k, key=c.best_k.get)
+    name, deleted = c.top.insert(current, lambda keep: _versioned_name(run, c, keep))
+    c.best_path = c.top.best_path
     _write(run, c, name)
-    if deleted is not None and name != deleted:
+    if deleted is not None:
         _delete(run, c, deleted)
 
 
-def _save_none_monitor(run: Run, c: CheckpointState) -> None:
+def _save_none_monitor(run: SimulatedFit, c: CheckpointState) -> None:
     if c.config.monitor is not None or c.save_top_k == 0:
         return
     name = _versioned_name(run, c)
@@ -369,7 +352,7 @@ def _save_none_monitor(run: Run, c: CheckpointState) -> None:
     c.best_path = name
 
 
-def _save_last(run: Run, c: CheckpointState) -> None:
+def _save_last(run: SimulatedFit, c: CheckpointState) -> None:
     if not c.config.save_last:
         return
     _write(run, c, "last.ckpt")
@@ -379,25 +362,16 @@ def _save_last(run: Run, c: CheckpointState) -> None:
 # ---------------------------------------------------------------- EarlyStopping
 
 
-def _early_stopping_check(run: Run) -> None:
+def _early_stopping_check(run: SimulatedFit) -> None:
     es: EarlyStop = run.scenario.early_stopping
     if es.monitor not in run.metrics:
         raise Raised("RuntimeError")  # strict=True
-    current = run.metrics[es.monitor]
-    improved = math.isnan(run.es_best) or (current < run.es_best if es.mode == "min" else current > run.es_best)
-    if improved:
-        run.es_best, run.es_wait = current, 0
-        return
-    run.es_wait += 1
-    if run.es_wait >= es.patience:
+    if run.patience.should_stop(run.metrics[es.monitor]):
         run.should_stop = True
         run.stopped_epoch = run.epoch
 
 
 # ---------------------------------------------------------------- where upstream agrees
-
-
-FORCED_CALL = "ModelCheckpoint.on_validation_end"
 
 
 def dispatched(obs: Observation) -> Observation:

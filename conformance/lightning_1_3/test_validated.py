@@ -4,8 +4,9 @@ from hypothesis import example, given
 
 from conformance.lightning_1_3 import strategies
 from conformance.expect import assert_matches, conforms
-from conformance.lightning_1_3.model import FORCED_CALL, NEW_HOOK, dispatched, predict
+from conformance.lightning_1_3.model import dispatched, predict
 from conformance.lightning_1_3.named import named
+from conformance.scenario import FORCED_CALL, NEW_HOOK
 
 VALIDATED = strategies.scenarios(validated=True)
 # upstream Lightning accepts no RFC argument: these are the scenarios both can run

@@ -36,12 +36,12 @@ def report(result: ApplyResult, target: Path, check: bool, reverse: bool) -> Non
         print(result.top)
 
 
-def fetch_release(release: str, patches_root: Path, check: bool) -> tuple[Path, Optional[tempfile.TemporaryDirectory]]:
+def fetch_release(release: str, patches_root: Path, check: bool,
+                  build: Path = REPO_ROOT / "build") -> tuple[Path, Optional[tempfile.TemporaryDirectory]]:
     """No TARGET: the verified sdist of `release` extracted into build/ (a temp dir for --check)."""
     if release not in supported_versions(patches_root):  # fail before downloading
         listed = ", ".join(supported_versions(patches_root)) or "none"
         raise PatchsetError(f"no patch series for {release} under {patches_root}; supported: {listed}")
-    build = REPO_ROOT / "build"
     target = build / f"lightning-{release}"
     if target.exists():
         print(f"Using existing {target}")
@@ -62,16 +62,18 @@ def _shown(path: Path) -> str:
     return shlex.quote(os.path.relpath(full, here) if here in full.parents else str(full))
 
 
+# why --no-deps, per generation: Lightning's own requirements are not installable as they are
+NO_DEPS_WHY = {
+    "1.3": "an unpinned torch, and a PyYAML that does not build on Python 3.11",
+    "2.6": "an unpinned torch: a plain torch pulls a multi-GB CUDA build",
+}
+
+
 def next_steps(target: Path, layout: Layout) -> str:
     requirements = REPO_ROOT / "conformance" / f"lightning_{layout.generation.replace('.', '_')}" / "requirements.txt"
-    why = {
-        "1.3": ["  The requirements pin torch==2.13.0 and Lightning 1.3's runtime dependencies;",
-                "  --no-deps keeps pip from resolving Lightning's own requirements (an unpinned",
-                "  torch, and a PyYAML that does not build on Python 3.11)."],
-        "2.6": ["  The requirements pin torch==2.13.0 and Lightning 2.6's runtime dependencies;",
-                "  --no-deps keeps pip from resolving Lightning's own, unpinned requirements",
-                "  (a plain torch pulls a multi-GB CUDA build)."],
-    }[layout.generation]
+    why = [f"  The requirements pin torch==2.13.0 and Lightning {layout.generation}'s runtime dependencies;",
+           "  --no-deps keeps pip from resolving Lightning's own requirements",
+           f"  ({NO_DEPS_WHY.get(layout.generation, 'they pin nothing')})."]
     return "\n".join([
         "Next steps:",
         f"  pip install -r {_shown(requirements)}",
@@ -104,7 +106,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> int:
+def apply_from_args(args: argparse.Namespace) -> int:
     tmp = None
     if args.target is None:
         target, tmp = fetch_release(args.release or DEFAULT_RELEASE, args.patches, args.check)
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        return run(args)
+        return apply_from_args(args)
     except (PatchsetError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

@@ -33,6 +33,14 @@ STANDALONE_RENAMES = (
 )
 
 
+# per layout: the directory to put on PYTHONPATH to import the tree, and the module with the Trainer API
+IMPORTS = {
+    LEGACY: (".", "pytorch_lightning"),
+    UNIFIED: ("src", "lightning.pytorch"),
+    STANDALONE: ("src", "pytorch_lightning"),
+}
+
+
 @dataclass(frozen=True)
 class Layout:
     name: str          # LEGACY, UNIFIED or STANDALONE
@@ -43,6 +51,16 @@ class Layout:
     def generation(self) -> str:
         """'1.3' or '2.6': the major.minor the conformance suite and requirements are chosen by."""
         return ".".join(self.version.split(".")[:2])
+
+    @property
+    def import_root(self) -> str:
+        """The directory of the tree that goes on PYTHONPATH to import it without installing it."""
+        return IMPORTS[self.name][0]
+
+    @property
+    def module(self) -> str:
+        """The module that holds the Trainer API: `pytorch_lightning` or `lightning.pytorch`."""
+        return IMPORTS[self.name][1]
 
 
 def read_version(target: Path) -> str:

@@ -23,10 +23,12 @@ from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, 
                      series_dir, version_dirs)
 from .staging import explain_failure, git_apply
 
-RFC_BUG = "https://github.com/PyTorchLightning/pytorch-lightning/issues/6672"
+# the RFC's address, under the repository's old name (1.3-era patches) or its current one
+RFC_BUGS = ("https://github.com/PyTorchLightning/pytorch-lightning/issues/6672",
+            "https://github.com/Lightning-AI/pytorch-lightning/issues/6672")
 
 
-class Report:
+class LintReport:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
@@ -45,7 +47,7 @@ def lint(patches_root: Path, source: SourceArg, cache: Path) -> int:
     """source: None, or one or more `--source` values (see parse_sources)."""
     require_tool("git")
     require_tool("patch")
-    report = Report()
+    report = LintReport()
     sources = parse_sources(source)
     versions = version_dirs(patches_root)
     if not versions:
@@ -85,7 +87,7 @@ def parse_sources(arg: SourceArg) -> dict[Optional[str], Path]:
     return found
 
 
-def source_for(sources: dict[Optional[str], Path], version: str, report: Report) -> Optional[Path]:
+def source_for(sources: dict[Optional[str], Path], version: str, report: LintReport) -> Optional[Path]:
     """The clone or tree to take this release's tests/ and docs/ from, if any."""
     if version in sources:
         return sources[version]
@@ -126,7 +128,7 @@ def _is_git(path: Path) -> bool:
 
 # --- versions.map ---
 
-def check_aliases(patches_root: Path, versions: list[Path], report: Report) -> dict[tuple[str, str], Alias]:
+def check_aliases(patches_root: Path, versions: list[Path], report: LintReport) -> dict[tuple[str, str], Alias]:
     """Problems in versions.map; returns the aliases that point at real series."""
     path = patches_root / MAP_FILE
     if not path.is_file():
@@ -168,7 +170,7 @@ def _loosely(files: dict[str, bytes]) -> dict[str, list[bytes]]:
     return out
 
 
-def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias], report: Report) -> None:
+def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias], report: LintReport) -> None:
     """No two releases may hold identical series dirs: that is what an alias is for."""
     for name in SERIES_ORDER:
         own = [v for v in reversed(versions) if (v / name / "series").is_file()]  # newest keeps files
@@ -187,7 +189,7 @@ def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias]
 
 
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
-                 report: Report, aliases: Optional[dict[tuple[str, str], Alias]] = None) -> None:
+                 report: LintReport, aliases: Optional[dict[tuple[str, str], Alias]] = None) -> None:
     version = vdir.name
     pinned = _check_pin(vdir, report)
     series: dict[str, list[Patch]] = {}
@@ -199,7 +201,7 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
             report.note(f"{version}/{name}: the {alias.target} series ({MAP_FILE}:{alias.line})")
             target = series_dir(patches_root, alias.target, name)
             series[name] = _parse_listed(target, read_series(target / "series"),
-                                         {p.name for p in target.glob("*.diff")}, Report())
+                                         {p.name for p in target.glob("*.diff")}, LintReport())
             continue
         series[name] = _check_series_dir(vdir / name, report)
         for patch in series[name]:
@@ -229,7 +231,7 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
             check_application(pin, label, mapped, Path(tmp), report, tree_source)
 
 
-def _check_pin(vdir: Path, report: Report) -> bool:
+def _check_pin(vdir: Path, report: LintReport) -> bool:
     path = vdir / SHA_FILE
     if not path.is_file():
         report.problem(f"{vdir.name}: {SHA_FILE} missing")
@@ -242,7 +244,7 @@ def _check_pin(vdir: Path, report: Report) -> bool:
     return True
 
 
-def _check_series_dir(sdir: Path, report: Report) -> list[Patch]:
+def _check_series_dir(sdir: Path, report: LintReport) -> list[Patch]:
     where = f"{sdir.parent.name}/{sdir.name}"
     if not sdir.is_dir():
         report.note(f"{where}: no series directory")
@@ -267,7 +269,7 @@ def _check_series_dir(sdir: Path, report: Report) -> list[Patch]:
     return _parse_listed(sdir, listed, present, report)
 
 
-def _parse_listed(sdir: Path, listed: list[str], present: set[str], report: Report) -> list[Patch]:
+def _parse_listed(sdir: Path, listed: list[str], present: set[str], report: LintReport) -> list[Patch]:
     patches = []
     for name in dict.fromkeys(listed):
         if name in present:
@@ -278,7 +280,7 @@ def _parse_listed(sdir: Path, listed: list[str], present: set[str], report: Repo
     return patches
 
 
-def check_headers(patch: Patch, report: Report, where: str) -> None:
+def check_headers(patch: Patch, report: LintReport, where: str) -> None:
     """DEP-3-like fields in git format-patch layout; every patch says why."""
     trailers = patch.trailers()
     if not re.search(r"<[^<>@\s]+@[^<>\s]+>", patch.headers.get("From", "")):
@@ -291,8 +293,8 @@ def check_headers(patch: Patch, report: Report, where: str) -> None:
         report.problem(f"{where}: missing Forwarded:")
     if not _valid_date(trailers.get("Last-Update", "")):
         report.problem(f"{where}: missing or malformed Last-Update: (YYYY-MM-DD)")
-    if patch.series == "rfc" and trailers.get("Bug") != RFC_BUG:
-        report.problem(f"{where}: rfc patches need Bug: {RFC_BUG}")
+    if patch.series == "rfc" and trailers.get("Bug") not in RFC_BUGS:
+        report.problem(f"{where}: rfc patches need Bug: {RFC_BUGS[-1]}")
     try:
         exact = patch.mail_text() == patch.path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -313,7 +315,7 @@ def _valid_date(text: str) -> bool:
 
 
 def check_application(pin: Path, version: str, series: dict[str, list[Patch]], tmp: Path,
-                      report: Report, source: Optional[Path] = None) -> None:
+                      report: LintReport, source: Optional[Path] = None) -> None:
     """rfc in order onto pristine; compat onto pristine and onto rfc-applied.
 
     Each patch is narrowed to the pin like the apply engine does: file diffs

@@ -1,0 +1,75 @@
+"""Rules that are the same in every Lightning generation the suite models.
+
+Each generation's reference model (`lightning_<x>_<y>/model.py`) keeps its own loop and its
+own callback wiring, and takes from here what Lightning itself never changed between 1.3 and
+2.6: how `ModelCheckpoint` keeps its top-k files and names a file that already exists, and how
+`EarlyStopping` decides that a value improved and that its patience ran out. Pure Python.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+CKPT = ".ckpt"
+
+
+def versioned_name(base: str, taken: Callable[[str], bool], keep: Optional[str] = None) -> str:
+    """`base.ckpt`, or `base-v1.ckpt`, `base-v2.ckpt`, ... while the name is taken (but `keep` may be reused)."""
+    name, version = base + CKPT, 1
+    while taken(name) and name != keep:
+        name, version = f"{base}-v{version}{CKPT}", version + 1
+    return name
+
+
+def better(current: float, than: float, mode: str) -> bool:
+    return current < than if mode == "min" else current > than
+
+
+@dataclass
+class TopK:
+    """`ModelCheckpoint`'s `best_k_models`, `kth_best_model_path` and `best_model_path` for a monitored key."""
+
+    k: int  # save_top_k: -1 keeps every file
+    mode: str
+    best_k: Dict[str, float] = field(default_factory=dict)  # insertion-ordered, like the callback's
+    kth_path: str = ""
+    best_path: str = ""
+
+    def accepts(self, current: Optional[float]) -> bool:
+        """`check_monitor_top_k`: whether `current` earns a file."""
+        if current is None:
+            return False
+        if self.k == -1 or len(self.best_k) < self.k:
+            return True
+        return better(current, self.best_k[self.kth_path], self.mode)
+
+    def insert(self, current: float, name_for: Callable[[Optional[str]], str]) -> tuple:
+        """`_update_best_and_save`: returns (new file name, file to delete or None)."""
+        k = len(self.best_k) + 1 if self.k == -1 else self.k
+        deleted = None
+        if len(self.best_k) == k and k > 0:
+            deleted = self.kth_path
+            self.best_k.pop(deleted)
+        name = name_for(deleted)
+        self.best_k[name] = current
+        if len(self.best_k) == k:
+            worse = max if self.mode == "min" else min
+            self.kth_path = worse(self.best_k, key=self.best_k.get)
+        best = min if self.mode == "min" else max
+        self.best_path = best(self.best_k, key=self.best_k.get)
+        return name, (deleted if deleted is not None and deleted != name else None)
+
+
+@dataclass
+class Patience:
+    """`EarlyStopping`'s best score and wait count (min_delta=0, no thresholds)."""
+
+    patience: int
+    mode: str
+    best: Optional[float] = None
+    wait: int = 0
+
+    def should_stop(self, current: float) -> bool:
+        if self.best is None or better(current, self.best, self.mode):
+            self.best, self.wait = current, 0
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
