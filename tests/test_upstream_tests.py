@@ -452,6 +452,37 @@ def test_removed_test_is_accounted_for_by_the_description_naming_its_replacement
     assert cmp.unaccounted[0].patches == [] and not cmp.ok
 
 
+def test_removal_reads_a_list_of_node_ids_in_one_paragraph():
+    f = "tests/checkpointing/test_freq.py"
+    description = (
+        "Test ids this patch removes, each followed by the cases that replace it:\n\n"
+        f"- {f}::test_default_checkpoint_freq[2-0.3-7]\n"
+        f"  -> {f}::test_default_checkpoint_freq[2-0.3-6]\n"
+        "  (the same run)\n"
+        f"- {f}::test_top_k[1-1-1.0-1]\n"
+        f"  -> {f}::test_top_k[1-1-1.0-False-1]\n"
+        f"  -> {f}::test_top_k[1-1-1.0-True-1]\n"
+        f"- {f}::test_top_k[2-2-1.0-2]\n"
+        "  (no replacement: the case is dropped)\n")
+    imp = synthetic_impact(changed={1: {f"{f}::test_top_k", f"{f}::test_default_checkpoint_freq"}},
+                           descriptions=(description,))
+    base = {f"{f}::test_default_checkpoint_freq[2-0.3-7]": P, f"{f}::test_top_k[1-1-1.0-1]": P,
+            f"{f}::test_top_k[2-2-1.0-2]": P}
+    new = {f"{f}::test_default_checkpoint_freq[2-0.3-6]": P, f"{f}::test_top_k[1-1-1.0-False-1]": P,
+           f"{f}::test_top_k[1-1-1.0-True-1]": P}
+    got = {r.nid.split("::")[1]: r.replacement for r in verdicts.compare(base, new, imp, []).removed}
+    assert got == {
+        "test_default_checkpoint_freq[2-0.3-7]": "test_default_checkpoint_freq[2-0.3-6] (rfc 0001)",
+        "test_top_k[1-1-1.0-1]": "test_top_k[1-1-1.0-False-1], test_top_k[1-1-1.0-True-1] (rfc 0001)",
+        "test_top_k[2-2-1.0-2]": "",
+    }
+
+
+def test_named_tests_skips_file_names():
+    assert verdicts.named_tests("in `tests/a/test_cb.py`, test_x[1] and tests/b.py::TestC::test_y "
+                                "replace test_z.") == ["test_x[1]", "TestC::test_y", "test_z"]
+
+
 def test_removed_only_counts_tests_that_passed_on_pristine():
     cmp = verdicts.compare({"t.py::a": F(), "t.py::b": S}, {}, synthetic_impact(), [])
     assert cmp.removed == [] and cmp.ok

@@ -148,24 +148,39 @@ def compare(base: Results, new: Results, impact: Impact, env: Sequence[EnvEntry]
     return cmp
 
 
-_TEST_TOKEN = re.compile(r"\b(?:Test\w*::)?test_\w+(?:\[[^\]\s]*\])?")
+# a test named in prose: `test_x`, `test_x[1-2]`, `TestC::test_x`, or a whole node id
+# `tests/a.py::test_x[1-2]` (a file name such as test_a.py is not a test)
+_TEST_TOKEN = re.compile(r"(?:[\w./-]+\.py::)?(?:Test\w*::)?\btest_\w+(?!\w)(?!\.py)(?:\[[^\]\s]*\])?")
+
+
+def named_tests(text: str) -> list[str]:
+    """The tests a text names, in order, as `function[params]` (node ids lose their file)."""
+    return [short_of(t) if ".py::" in t else t for t in _TEST_TOKEN.findall(text)]
 
 
 def removal(nid: str, impact: Impact, new: Results, upto: Optional[int] = None) -> Removal:
     """Account for a test that passed on pristine and is missing on patched: a patch that
-    touches its function must name, in one paragraph of its description, the removed case
-    (its `function[params]`) and the case that replaces it (a test of the patched run)."""
+    touches its function must name the removed case (its `function[params]` or its node id)
+    in its description, followed in the same paragraph by the cases that replace it (tests of
+    the patched run), before it names another case that is gone."""
     patches = [j for j in impact.touched_by(nid) if upto is None or j <= upto]
     rem = Removal(nid, [impact.label(j) for j in patches])
     gone = short_of(nid)
     present = {short_of(t) for t in new} | {short_of(key_of(t)) for t in new}
     for j in patches:
         for para in re.split(r"\n\s*\n", impact.patches[j - 1].description()):
-            if gone not in para:
-                continue
-            for token in _TEST_TOKEN.findall(para):
-                if token != gone and token in present:
-                    rem.replacement = f"{token} (rfc {impact.label(j)})"
+            tokens = named_tests(para)
+            for i in (i for i, tok in enumerate(tokens) if tok == gone):
+                found: list[str] = []
+                for later in tokens[i + 1:]:
+                    if later == gone:
+                        continue
+                    if later not in present:
+                        break          # the next removed case begins
+                    if later not in found:
+                        found.append(later)
+                if found:
+                    rem.replacement = f"{', '.join(found)} (rfc {impact.label(j)})"
                     return rem
     return rem
 
