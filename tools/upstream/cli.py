@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tools.patchset import PatchsetError
+from tools.patchset import PatchsetError, read_version
 from tools.patchset.series import load_series
 from tools.upstream import envlist, impact as impact_mod, runner, verdicts
 from tools.upstream.errors import ToolError
@@ -167,6 +167,8 @@ class Session:
         self.selection = list(selection)
         self.trees: list[Tree] = []
         self.lines: list[str] = []
+        # "pristine+compat" and "patched+compat" where the release has a compat series
+        self.base_label, self.full_label = "pristine+compat", "patched+compat"
 
     # -- building and running
 
@@ -200,9 +202,11 @@ class Session:
     # -- the run
 
     def run(self) -> int:
-        base_tree = self.build("pristine+compat", "pristine-compat", "compat")
+        if not load_series(self.args.patches, read_version(self.src), "compat"):
+            self.base_label, self.full_label = "pristine", "patched"
+        base_tree = self.build(self.base_label, "pristine-compat", "compat")
         if base_tree.import_error:
-            raise ToolError(f"pristine+compat does not import: {base_tree.import_error}")
+            raise ToolError(f"{self.base_label} does not import: {base_tree.import_error}")
         version = base_tree.applied.version
         patches = load_series(self.args.patches, version, "rfc")
         if not patches:
@@ -212,9 +216,9 @@ class Session:
         impact_mod.copy_tree(self.src, scratch)
         impact = impact_mod.analyse(scratch, patches, self.args.patches)
         shutil.rmtree(scratch, ignore_errors=True)
-        full_tree = self.build("patched+compat", "patched-compat", "all")
+        full_tree = self.build(self.full_label, "patched-compat", "all")
         if full_tree.import_error:
-            self.out(f"upstream-tests: FAIL: patched+compat does not import: "
+            self.out(f"upstream-tests: FAIL: {self.full_label} does not import: "
                      f"{full_tree.import_error}")
             return 1
         base = self.test(base_tree)
@@ -269,16 +273,16 @@ class Session:
 
         self.out()
         self.out("=" * 78)
-        self.out(f"Lightning {self.gen.name} tests: pristine+compat vs patched+compat")
+        self.out(f"Lightning {self.gen.name} tests: {self.base_label} vs {self.full_label}")
         self.out("=" * 78)
-        self.listing("NEWLY FAILING (did not fail on pristine+compat, fail on patched)",
+        self.listing(f"NEWLY FAILING (did not fail on {self.base_label}, fail on patched)",
                      cmp.newly_failing, why)
         self.listing("CHANGED (fail on both, for a different reason)", cmp.changed, why)
         self.listing("ADDED/CHANGED by the series, failing on patched as on pristine",
                      cmp.impacted_failing, why)
         self.listing("FLAKY (newly failing or changed, but not on every rerun)", list(cmp.flaky),
                      lambda nid: cmp.flaky[nid])
-        self.out(f"REMOVED (pass on pristine+compat, missing on patched): {len(cmp.removed)}, "
+        self.out(f"REMOVED (pass on {self.base_label}, missing on patched): {len(cmp.removed)}, "
                  f"{len(cmp.unaccounted)} not accounted for")
         for r in cmp.removed:
             by = f"touched by rfc {', '.join(r.patches)}" if r.patches else \
@@ -286,10 +290,10 @@ class Session:
             state = f"replaced by {r.replacement}" if r.accounted else \
                 f"NOT ACCOUNTED FOR ({by}; no description names its replacement)"
             self.out(f"    {r.nid}  -- {state}")
-        self.listing("FIXED (fail on pristine+compat, pass on patched)", cmp.fixed)
+        self.listing(f"FIXED (fail on {self.base_label}, pass on patched)", cmp.fixed)
         self.listing("ADDED or CHANGED by the rfc series", cmp.impacted, impacted)
         if cmp.newly_skipped:
-            self.listing("note: passed on pristine+compat, skipped on patched", cmp.newly_skipped,
+            self.listing(f"note: passed on {self.base_label}, skipped on patched", cmp.newly_skipped,
                          why)
         by_reason: dict[str, list[str]] = {}
         for nid, entry in cmp.env.items():
@@ -308,9 +312,9 @@ class Session:
             self.out(f"note: env-failure entries matching no failing test (stale?): "
                      f"{', '.join(stale)}")
         passing = {label: sum(o.passed for o in res.values())
-                   for label, res in (("pristine+compat", base), ("patched+compat", new))}
-        self.out(f"passing tests: pristine+compat {passing['pristine+compat']} "
-                 f"({counts(base)}); patched+compat {passing['patched+compat']} ({counts(new)})")
+                   for label, res in (("base", base), ("new", new))}
+        self.out(f"passing tests: {self.base_label} {passing['base']} ({counts(base)}); "
+                 f"{self.full_label} {passing['new']} ({counts(new)})")
 
     def report_prefixes(self, pvs: Sequence[verdicts.PrefixVerdict], patches, full: Results) -> None:
         self.out()
@@ -342,7 +346,7 @@ class Session:
         passing_base = sum(o.passed for o in base.values())
         passing_full = sum(o.passed for o in full.values())
         self.out(f"upstream-tests: {'FAIL' if failed else 'OK'}: Lightning {version}: "
-                 f"{passing_base} passing on pristine+compat, {passing_full} on patched+compat; "
+                 f"{passing_base} passing on {self.base_label}, {passing_full} on {self.full_label}; "
                  f"{len(cmp.newly_failing)} newly failing, {len(cmp.changed)} changed, "
                  f"{len(cmp.impacted_failing)} added/changed failing, "
                  f"{len(cmp.unaccounted)} of {len(cmp.removed)} removed unaccounted, "
