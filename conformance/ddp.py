@@ -1,0 +1,210 @@
+"""What every generation's DDP runner and DDP family share: the rank trace, its reader and the checks.
+
+A generation's `ddp.py` fits a scenario on `WORLD_SIZE` processes; in each rank, a `RankTrace`
+(the trace list of the harness's callbacks) writes what that rank sees as JSON lines to
+`<root>/trace-rank<R>.jsonl`, and the test process reads the files back with `DDPRun`. Which
+rank a process is, how the ranks are started and how a written checkpoint file is observed
+are the generation's (`RankTrace.rank`, its `fit`). Nothing here imports Lightning.
+"""
+import json
+import os
+import socket
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from conformance.expect import assert_matches
+from conformance.outcomes import skip_not_applicable
+from conformance.scenario import MODULE, NEW_HOOK, SAVE, Event, NotApplicable, Observation, Scenario
+
+WORLD_SIZE = 2
+WRITE = "write"  # a checkpoint file written, by the rank that wrote it
+FINAL = "final"  # the rank's state when training has ended
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RankTrace(list):
+    """The trace list of the harness's callbacks; each event also goes to this rank's file."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = str(root)
+
+    def rank(self) -> int:
+        """This process's rank (the generation says how it knows)."""
+        raise NotImplementedError
+
+    def append(self, event) -> None:
+        super().append(event)
+        hook, epoch, step = event
+        self.write({"hook": hook, "epoch": epoch, "step": step})
+
+    def write(self, record: dict) -> None:
+        rank = self.rank()
+        with open(os.path.join(self.root, f"trace-rank{rank}.jsonl"), "a") as f:
+            f.write(json.dumps({"rank": rank, **record}) + "\n")
+
+    def written(self, path, checkpoint: dict) -> None:
+        """Record that this rank wrote the checkpoint file `path`."""
+        relative = Path(path).relative_to(self.root).as_posix()
+        self.write({"hook": WRITE, "file": relative, "epoch": checkpoint["epoch"], "step": checkpoint["global_step"]})
+
+
+class ShardedModule:
+    """For the harness's train-only module: enough samples for each rank to see `train_batches`,
+    and each rank's final state recorded."""
+
+    def train_dataloader(self):
+        samples = WORLD_SIZE * self.scenario.train_batches
+        return DataLoader(TensorDataset(torch.ones(samples, 2)), batch_size=1)
+
+    def on_train_end(self):
+        # the LightningModule's hook runs after every callback's (ModelCheckpoint's train-end save included)
+        trainer = self.trainer
+        early_stopping = trainer.early_stopping_callback
+        self.trace.write({
+            "hook": FINAL, "epoch": trainer.current_epoch, "step": trainer.global_step,
+            "stopped_epoch": early_stopping.stopped_epoch if early_stopping else None,
+            "best_model_paths": [Path(c.best_model_path).name for c in trainer.checkpoint_callbacks],
+            "last_model_paths": [Path(c.last_model_path).name for c in trainer.checkpoint_callbacks],
+        })
+
+
+class DDPRun:
+    """What a DDP fit left behind: each rank's records and `files`, the checkpoint files on disk
+    (loaded by the generation: every file must load, a half-written one would not)."""
+
+    def __init__(self, scenario: Scenario, root: Path, files: dict, output: str = "") -> None:
+        self.scenario = scenario
+        self.root = root
+        self.output = output
+        self.records: Dict[int, List[dict]] = {}
+        for rank in range(WORLD_SIZE):
+            path = root / f"trace-rank{rank}.jsonl"
+            lines = path.read_text().splitlines() if path.exists() else []
+            self.records[rank] = [json.loads(line) for line in lines]
+        self.files = files
+
+    def finished(self) -> bool:
+        """Whether every rank recorded the end of training."""
+        return all(any(r["hook"] == FINAL for r in records) for records in self.records.values())
+
+    def writes(self, rank: int) -> List[tuple]:
+        """(file, epoch, global_step) of each checkpoint file `rank` wrote, in order."""
+        return [(r["file"], r["epoch"], r["step"]) for r in self.records[rank] if r["hook"] == WRITE]
+
+    def observation(self, rank: int) -> Observation:
+        """This rank's observation, in the terms of the single-process harness and model."""
+        records = self.records[rank]
+        obs = Observation(
+            trace=tuple((r["hook"], r["epoch"], r["step"]) for r in records if r["hook"] not in (WRITE, FINAL)),
+            files=dict(self.files),
+        )
+        final = [r for r in records if r["hook"] == FINAL]
+        if final:
+            (end,) = final
+            obs.best_model_paths = tuple(end["best_model_paths"])
+            obs.last_model_paths = tuple(end["last_model_paths"])
+            obs.stopped_epoch = end["stopped_epoch"]
+            obs.final_epoch, obs.final_step = end["epoch"], end["step"]
+        return obs
+
+
+# ---------------------------------------------------------------- the DDP family's checks
+
+
+def events(run: DDPRun, rank: int, hook: str) -> list:
+    """The events of `hook` in `rank`'s trace."""
+    return [e for e in run.observation(rank).trace if e[0] == hook]
+
+
+def assert_written_once_by_rank_zero(run: DDPRun) -> None:
+    """Every checkpoint file on disk was written exactly once, by rank 0, and holds what was written."""
+    assert run.writes(1) == [], "rank 1 wrote checkpoint files"
+    written = run.writes(0)
+    names = [name for name, _, _ in written]
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+    assert not duplicates, f"written more than once: {duplicates}"
+    assert sorted(names) == sorted(run.files), "files on disk differ from the files rank 0 wrote"
+    assert {name: (epoch, step) for name, epoch, step in written} == run.files
+
+
+def assert_hook_fires_on_every_rank_once_per_epoch(run: DDPRun, scenario: Scenario, expected: Observation) -> None:
+    hook_events = [e for e in expected.trace if e[0] == NEW_HOOK]
+    assert len(hook_events) == scenario.max_epochs
+    for rank in range(WORLD_SIZE):
+        # once per epoch, at the same (epoch, global_step) on every rank
+        assert events(run, rank, NEW_HOOK) == hook_events, f"rank {rank}"
+        assert events(run, rank, MODULE + NEW_HOOK) == [(MODULE + h, e, s) for h, e, s in hook_events]
+        # and in the single-process order of the whole trace
+        assert run.observation(rank).trace == expected.trace, f"rank {rank}"
+
+
+def assert_checkpoints_written_once_by_rank_zero(run: DDPRun, scenario: Scenario, expected: Observation) -> None:
+    # one file per train-only epoch, each loading (none half-written) with the model's epoch and global_step
+    assert run.files == expected.files
+    assert len(run.files) == scenario.max_epochs
+    assert_written_once_by_rank_zero(run)
+    for rank in range(WORLD_SIZE):
+        # every rank takes each save decision (on_save_checkpoint), only rank 0 writes
+        assert len(events(run, rank, SAVE)) == len(run.files), f"rank {rank}"
+        assert_matches(run.observation(rank), expected)
+
+
+def assert_every_rank_stops_at_the_same_epoch(run: DDPRun, expected: Observation) -> None:
+    ends = []
+    for rank in range(WORLD_SIZE):
+        observed = run.observation(rank)
+        ends.append((observed.stopped_epoch, observed.final_epoch, observed.final_step, observed.trace[-1]))
+        assert_matches(observed, expected)
+    assert ends[0] == ends[1], "the ranks stopped at different epochs"
+
+
+def assert_train_end_save_happens_once(run: DDPRun, expected: Observation, train_end: Event) -> None:
+    """The files are the model's, written once by rank 0; every rank ends training at `train_end`."""
+    assert run.files == expected.files
+    assert_written_once_by_rank_zero(run)
+    for rank in range(WORLD_SIZE):
+        assert events(run, rank, "on_train_end") == [train_end], f"rank {rank}"
+        assert_matches(run.observation(rank), expected)
+
+
+# ---------------------------------------------------------------- the DDP family's fixture
+
+_runs: dict = {}  # scenario -> DDPRun or the exception its fit raised, per test process
+
+
+def counted_runs(request, region: Callable[[Scenario], str], fit: Callable[[Scenario], DDPRun]) -> Iterator:
+    """The body of a generation's `ddp_run` fixture: `fit` each scenario once per test process (each
+    xdist worker fits what it needs once), count it per region, and make a scenario the target
+    rejects NOT-APPLICABLE. A failed fit fails every test that uses it, but runs only once."""
+    counts: Counter = Counter()
+
+    def run(scenario: Scenario) -> DDPRun:
+        counts[f"ddp:{region(scenario)}"] += 1
+        if scenario not in _runs:
+            try:
+                _runs[scenario] = fit(scenario)
+            except NotApplicable as exc:
+                _runs[scenario] = exc
+            except Exception as exc:
+                _runs[scenario] = exc
+                raise
+        outcome = _runs[scenario]
+        if isinstance(outcome, NotApplicable):
+            skip_not_applicable(outcome)
+        if isinstance(outcome, Exception):
+            raise RuntimeError(f"the ddp fit of this scenario failed in an earlier test: "
+                               f"{type(outcome).__name__}: {outcome} (see that test's report)")
+        return outcome
+
+    yield run
+    request.node.user_properties.append(("scenarios", dict(counts)))
