@@ -1,14 +1,21 @@
-"""What every generation's hypothesis strategies share: metric values and region names.
+"""What every generation's hypothesis strategies share: the loop's common draws, early stopping,
+failure injection, metric values and region names.
 
-A generation's `strategies.py` builds only the scenarios its Lightning accepts; `region`
-names the part of the space a scenario falls in, so that the run can count (and report,
-as hypothesis' `event()` does) how often each part was hit.
+A generation's `strategies.py` builds only the scenarios its Lightning accepts, from these
+pieces and its own; where the two generations differ only by a fact of their Lightning (which
+values an argument takes), the piece takes that fact as a parameter. The draws happen in the
+order the generation's strategy calls the pieces: moving a draw would change the scenarios
+that the ci profile's derandomized runs draw. `region` names the part of the space a scenario
+falls in, so that the run can count (and report, as hypothesis' `event()` does) how often each
+part was hit.
 """
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 from hypothesis import strategies as st
 
-from conformance.scenario import Scenario
+from conformance.scenario import EarlyStop, Failure, Scenario
+
+MAX_EPOCHS = 4
 
 # few distinct values, so that ties, improvements and regressions all happen
 VALUES = st.sampled_from([0.0, 1.0, 2.0, 3.0])
@@ -34,3 +41,79 @@ def region(scenario: Scenario, train_only: bool, extra: Sequence[str] = ()) -> s
     if any(c.trigger_on_train_end for c in s.checkpoints):
         parts.append("trigger")
     return "/".join(parts)
+
+
+def loop_settings(draw) -> dict:
+    """The loop settings every generation draws first: batches, epochs, accumulation, limits, sanity check."""
+    train_batches = draw(st.integers(1, 5))
+    max_epochs = draw(st.integers(1, MAX_EPOCHS))
+    return dict(
+        train_batches=train_batches,
+        max_epochs=max_epochs,
+        accumulate_grad_batches=draw(st.integers(1, 3)),
+        max_steps=draw(st.one_of(st.none(), st.integers(1, max_epochs * train_batches))),
+        min_epochs=draw(st.one_of(st.none(), st.integers(1, max_epochs))),
+        num_sanity_val_steps=draw(st.sampled_from([0, 2])),
+    )
+
+
+def val_check_interval(train_batches: int) -> st.SearchStrategy:
+    """A float fraction of the epoch (mostly 1.0) or a number of batches."""
+    return st.sampled_from([1.0, 1.0, 0.5, 0.3]) | st.integers(1, train_batches)
+
+
+def with_validation(draw) -> dict:
+    """The settings of a loop with a validation stage: its batches and limit."""
+    return dict(
+        has_validation=True,
+        val_batches=draw(st.integers(1, 3)),
+        limit_val_batches=draw(st.sampled_from([1.0, 1, 2])),
+    )
+
+
+def without_validation(draw, ways: Sequence[str]) -> dict:
+    """The settings of one of the three ways a loop has no validation stage (clause 2).
+
+    `ways` are the generation's names of them, in this order: no validation_step,
+    limit_val_batches=0, a val dataloader without batches.
+    """
+    no_step, limit_zero, no_batches = ways
+    how = draw(st.sampled_from(ways))
+    return dict(
+        has_validation=how != no_step,
+        limit_val_batches=draw(st.sampled_from([0, 0.0])) if how == limit_zero else 1.0,
+        val_batches=0 if how == no_batches else 2,
+    )
+
+
+@st.composite
+def early_stopping(draw, monitors, check_on_train_epoch_end: st.SearchStrategy) -> Optional[EarlyStop]:
+    """No EarlyStopping, or one; `check_on_train_epoch_end`: the values the generation's argument takes."""
+    if not draw(st.booleans()):
+        return None
+    return EarlyStop(
+        monitor=draw(st.sampled_from(monitors)),
+        patience=draw(st.integers(1, 2)),
+        mode=draw(st.sampled_from(["min", "max"])),
+        check_on_train_epoch_end=draw(check_on_train_epoch_end),
+    )
+
+
+@st.composite
+def failing_scenarios(draw, scenarios: Callable[[bool], st.SearchStrategy]) -> Scenario:
+    """A scenario of the generation's `scenarios(validated)` with one injected failure."""
+    validated = draw(st.booleans())
+    scenario = draw(scenarios(validated))
+    wheres = ["training_step", "on_train_epoch_end"] + (["validation_step"] if validated else [])
+    where = draw(st.sampled_from(wheres))
+    epoch = draw(st.integers(0, scenario.max_epochs - 1))
+    batch = draw(st.integers(0, scenario.train_batches - 1)) if where == "training_step" else 0
+    failure = Failure(kind=draw(st.sampled_from(["exception", "interrupt"])), where=where, epoch=epoch, batch=batch)
+    return Scenario(**{**scenario.__dict__, "failure": failure})
+
+
+def training_failure(scenario: Scenario) -> st.SearchStrategy:
+    """None, or an exception or interrupt in one training step of `scenario`."""
+    return st.none() | st.builds(
+        Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
+        epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1))

@@ -4,17 +4,14 @@ Every strategy builds only valid configurations (the argument checks of ModelChe
 are tested on their own in test_api.py).
 """
 from dataclasses import replace
-from typing import Optional
 
 from hypothesis import strategies as st
 
 from conformance import strategies as core
 from conformance.lightning_1_3.model import UNCHANGED, train_only, unchanged
-from conformance.scenario import (
-    MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
-)
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
 
-MAX_EPOCHS = 4
+MAX_EPOCHS = core.MAX_EPOCHS
 
 
 @st.composite
@@ -40,47 +37,21 @@ def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
     )
 
 
-@st.composite
-def early_stopping(draw, monitors) -> Optional[EarlyStop]:
-    if not draw(st.booleans()):
-        return None
-    return EarlyStop(
-        monitor=draw(st.sampled_from(monitors)),
-        patience=draw(st.integers(1, 2)),
-        mode=draw(st.sampled_from(["min", "max"])),
-        check_on_train_epoch_end=draw(st.booleans()),
-    )
+# the three ways a loop has no validation stage (clause 2)
+WITHOUT_VALIDATION = ["no validation_step", "limit_val_batches=0", "no val batches"]
 
 
 @st.composite
 def loop(draw, validated: bool) -> dict:
-    train_batches = draw(st.integers(1, 5))
-    max_epochs = draw(st.integers(1, MAX_EPOCHS))
-    acc = draw(st.integers(1, 3))
-    settings = dict(
-        train_batches=train_batches,
-        max_epochs=max_epochs,
-        accumulate_grad_batches=acc,
-        max_steps=draw(st.one_of(st.none(), st.integers(1, max_epochs * train_batches))),
-        min_epochs=draw(st.one_of(st.none(), st.integers(1, max_epochs))),
-        num_sanity_val_steps=draw(st.sampled_from([0, 2])),
-    )
+    settings = core.loop_settings(draw)
     if validated:
+        settings.update(core.with_validation(draw))
         settings.update(
-            has_validation=True,
-            val_batches=draw(st.integers(1, 3)),
-            limit_val_batches=draw(st.sampled_from([1.0, 1, 2])),
-            val_check_interval=draw(st.sampled_from([1.0, 1.0, 0.5, 0.3]) | st.integers(1, train_batches)),
+            val_check_interval=draw(core.val_check_interval(settings["train_batches"])),
             check_val_every_n_epoch=draw(st.integers(1, 3)),
         )
     else:
-        # the three ways a loop has no validation stage (clause 2)
-        how = draw(st.sampled_from(["no validation_step", "limit_val_batches=0", "no val batches"]))
-        settings.update(
-            has_validation=how != "no validation_step",
-            limit_val_batches=draw(st.sampled_from([0, 0.0])) if how == "limit_val_batches=0" else 1.0,
-            val_batches=0 if how == "no val batches" else 2,
-        )
+        settings.update(core.without_validation(draw, WITHOUT_VALIDATION))
     return settings
 
 
@@ -93,23 +64,15 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     return Scenario(
         **settings,
         checkpoints=tuple(draw(checkpoints(monitors, rfc)) for _ in range(n_checkpoints)),
-        early_stopping=draw(early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []))),
+        early_stopping=draw(core.early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []), st.booleans())),
         train_values=core.values(draw, settings["max_epochs"]),
         val_values=core.values(draw, runs),
         stop_at_step=draw(st.one_of(st.none(), st.integers(0, settings["max_epochs"] * settings["train_batches"]))),
     )
 
 
-@st.composite
-def failing_scenarios(draw) -> Scenario:
-    validated = draw(st.booleans())
-    scenario = draw(scenarios(validated))
-    wheres = ["training_step", "on_train_epoch_end"] + (["validation_step"] if validated else [])
-    where = draw(st.sampled_from(wheres))
-    epoch = draw(st.integers(0, scenario.max_epochs - 1))
-    batch = draw(st.integers(0, scenario.train_batches - 1)) if where == "training_step" else 0
-    failure = Failure(kind=draw(st.sampled_from(["exception", "interrupt"])), where=where, epoch=epoch, batch=batch)
-    return Scenario(**{**scenario.__dict__, "failure": failure})
+def failing_scenarios() -> st.SearchStrategy:
+    return core.failing_scenarios(scenarios)
 
 
 @st.composite
@@ -137,9 +100,7 @@ def region(scenario: Scenario) -> str:
 @st.composite
 def _unchanged_candidates(draw) -> Scenario:
     scenario = draw(scenarios(validated=True, rfc=False))
-    failure = draw(st.none() | st.builds(
-        Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
-        epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1)))
+    failure = draw(core.training_failure(scenario))
     return replace(scenario, **UNCHANGED, failure=failure)
 
 

@@ -5,17 +5,13 @@ ModelCheckpoint are tested on their own in test_api.py); `region` names the part
 space a scenario falls in, with the measured gaps G1-G3 of the 2.6 series issue named as
 such, so that the suite can count how often each part was hit.
 """
-from typing import Optional
-
 from hypothesis import strategies as st
 
 from conformance import strategies as core
 from conformance.lightning_2_6 import model
-from conformance.scenario import (
-    MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
-)
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
 
-MAX_EPOCHS = 4
+MAX_EPOCHS = core.MAX_EPOCHS
 
 
 @st.composite
@@ -45,49 +41,18 @@ def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
     )
 
 
-@st.composite
-def early_stopping(draw, monitors) -> Optional[EarlyStop]:
-    if not draw(st.booleans()):
-        return None
-    return EarlyStop(
-        monitor=draw(st.sampled_from(monitors)),
-        patience=draw(st.integers(1, 2)),
-        mode=draw(st.sampled_from(["min", "max"])),
-        check_on_train_epoch_end=draw(st.sampled_from([None, True, False])),
-    )
-
-
 # the ways a fit runs without validation (the contract's terms)
 WITHOUT_VALIDATION = ["no validation_step", "limit_val_batches=0", "empty val dataloader"]
 
 
 @st.composite
 def loop(draw, validated: bool) -> dict:
-    train_batches = draw(st.integers(1, 5))
-    max_epochs = draw(st.integers(1, MAX_EPOCHS))
-    settings = dict(
-        train_batches=train_batches,
-        max_epochs=max_epochs,
-        accumulate_grad_batches=draw(st.integers(1, 3)),
-        max_steps=draw(st.one_of(st.none(), st.integers(1, max_epochs * train_batches))),
-        min_epochs=draw(st.one_of(st.none(), st.integers(1, max_epochs))),
-        num_sanity_val_steps=draw(st.sampled_from([0, 2])),
+    settings = core.loop_settings(draw)
+    settings.update(
         check_val_every_n_epoch=draw(st.sampled_from([1, 1, 2, 3])),
-        val_check_interval=draw(st.sampled_from([1.0, 1.0, 0.5, 0.3]) | st.integers(1, train_batches)),
+        val_check_interval=draw(core.val_check_interval(settings["train_batches"])),
     )
-    if validated:
-        settings.update(
-            has_validation=True,
-            val_batches=draw(st.integers(1, 3)),
-            limit_val_batches=draw(st.sampled_from([1.0, 1, 2])),
-        )
-    else:
-        how = draw(st.sampled_from(WITHOUT_VALIDATION))
-        settings.update(
-            has_validation=how != "no validation_step",
-            limit_val_batches=draw(st.sampled_from([0, 0.0])) if how == "limit_val_batches=0" else 1.0,
-            val_batches=0 if how == "empty val dataloader" else 2,
-        )
+    settings.update(core.with_validation(draw) if validated else core.without_validation(draw, WITHOUT_VALIDATION))
     return settings
 
 
@@ -103,23 +68,16 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     return Scenario(
         **settings,
         checkpoints=tuple(configs),
-        early_stopping=draw(early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []))),
+        early_stopping=draw(core.early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []),
+                                                st.sampled_from([None, True, False]))),
         train_values=core.values(draw, settings["max_epochs"]),
         val_values=core.values(draw, runs),
         stop_at_step=draw(st.one_of(st.none(), st.integers(1, settings["max_epochs"] * settings["train_batches"]))),
     )
 
 
-@st.composite
-def failing_scenarios(draw) -> Scenario:
-    validated = draw(st.booleans())
-    scenario = draw(scenarios(validated))
-    wheres = ["training_step", "on_train_epoch_end"] + (["validation_step"] if validated else [])
-    where = draw(st.sampled_from(wheres))
-    epoch = draw(st.integers(0, scenario.max_epochs - 1))
-    batch = draw(st.integers(0, scenario.train_batches - 1)) if where == "training_step" else 0
-    failure = Failure(kind=draw(st.sampled_from(["exception", "interrupt"])), where=where, epoch=epoch, batch=batch)
-    return Scenario(**{**scenario.__dict__, "failure": failure})
+def failing_scenarios() -> st.SearchStrategy:
+    return core.failing_scenarios(scenarios)
 
 
 @st.composite
@@ -167,9 +125,7 @@ def region(scenario: Scenario) -> str:
 @st.composite
 def _validated_upstream_scenarios(draw) -> Scenario:
     scenario = draw(scenarios(validated=True, rfc=False))
-    failure = draw(st.none() | st.builds(
-        Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
-        epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1)))
+    failure = draw(core.training_failure(scenario))
     # clause 12 names validation at the end of every epoch: half of them are drawn so
     every_epoch = {"check_val_every_n_epoch": 1, "val_check_interval": 1.0} if draw(st.booleans()) else {}
     return Scenario(**{**scenario.__dict__, "failure": failure, **every_epoch})
