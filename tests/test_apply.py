@@ -294,20 +294,33 @@ def test_missing_series_dir_is_fine(synthetic: Synthetic, target: Path, tmp_path
 
 # --- the real patch set against the real sdist (skipped until both exist) ---
 
-def test_real_patch_set_on_real_sdist(tmp_path: Path) -> None:
-    if not (REPO / "patches" / "1.3.8" / "rfc" / "series").is_file():
-        pytest.skip("patches/1.3.8/rfc/series does not exist yet")
-    from tools.patchset import PatchsetError, sdist
+REAL_SDISTS = [("1.3.8", None), ("2.6.0", None), ("2.6.1", None), ("2.6.4", None), ("2.6.5", None),
+               ("2.6.6", None), ("2.6.6", "pytorch-lightning")]
+
+
+@pytest.mark.parametrize("version,dist", REAL_SDISTS, ids=[f"{v}-{d or 'default'}" for v, d in REAL_SDISTS])
+def test_real_patch_set_on_real_sdist(tmp_path: Path, version: str, dist: Optional[str]) -> None:
+    from tools.patchset import PatchsetError, detect, sdist
+    if not (REPO / "patches" / version / "sdist.sha256").is_file():
+        pytest.skip(f"patches/{version} is not pinned")
     cache = REPO / "build" / "sdist"
     try:
-        tarball = sdist.fetch(REPO / "patches", "1.3.8", cache)
+        tarball = sdist.fetch(REPO / "patches", version, cache, dist)
     except PatchsetError as exc:
         pytest.skip(f"sdist not obtainable: {exc}")
-    target = sdist.extract(tarball, tmp_path / "lightning 1.3.8")
+    target = sdist.extract(tarball, tmp_path / f"lightning {version}")
     pristine = snapshot(target)
+    check = run_apply(target, "--check")
+    assert check.returncode == 0 and "Check passed" in check.stdout, check.output
+    assert snapshot(target) == pristine
     proc = run_apply(target)
     assert proc.returncode == 0, proc.output
     assert snapshot(target) != pristine
+    # the patched tree has the hook where the layout keeps the Callback class
+    layout = detect(target)
+    package = target / layout.import_root / layout.module.replace(".", "/")
+    callback = package / "callbacks" / ("base.py" if layout.generation == "1.3" else "callback.py")
+    assert "def on_train_epoch_without_validation_end" in callback.read_text()
     again = run_apply(target)
     assert again.returncode == 0 and "already applied" in again.stdout
     assert run_apply(target, "--reverse").returncode == 0
