@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 from hypothesis import strategies as st
 
-from conformance.scenario import EarlyStop, Failure, Scenario
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, EarlyStop, Failure, Scenario
 
 MAX_EPOCHS = 4
 
@@ -117,3 +117,27 @@ def training_failure(scenario: Scenario) -> st.SearchStrategy:
     return st.none() | st.builds(
         Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
         epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1))
+
+
+def monitors(validated: bool) -> list:
+    """What a generated ModelCheckpoint may monitor: nothing, a logged metric or a missing key."""
+    return [None, TRAIN_METRIC, MISSING_METRIC] + ([VAL_METRIC] if validated else [])
+
+
+def scenario(draw, settings: dict, validated: bool, checkpoints: Callable[[int], tuple],
+             check_on_train_epoch_end: st.SearchStrategy, first_stop_step: int) -> Scenario:
+    """The rest of a generated scenario, given its loop `settings`: `checkpoints(n)` draws the
+    generation's n callback configurations; `check_on_train_epoch_end` and `first_stop_step` (the
+    first global step a callback may set should_stop in) are the generation's facts."""
+    n_checkpoints = draw(st.integers(0, 2))
+    runs = settings["max_epochs"] * (settings["train_batches"] + 1)
+    steps = settings["max_epochs"] * settings["train_batches"]
+    return Scenario(
+        **settings,
+        checkpoints=checkpoints(n_checkpoints),
+        early_stopping=draw(early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []),
+                                           check_on_train_epoch_end)),
+        train_values=values(draw, settings["max_epochs"]),
+        val_values=values(draw, runs),
+        stop_at_step=draw(st.one_of(st.none(), st.integers(first_stop_step, steps))),
+    )

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from conformance import strategies as core
 from conformance.lightning_1_3.model import UNCHANGED, train_only, unchanged
-from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
+from conformance.scenario import Checkpoint, Scenario
 
 MAX_EPOCHS = core.MAX_EPOCHS
 
@@ -58,17 +58,9 @@ def loop(draw, validated: bool) -> dict:
 @st.composite
 def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     settings = draw(loop(validated))
-    monitors = [None, TRAIN_METRIC, MISSING_METRIC] + ([VAL_METRIC] if validated else [])
-    n_checkpoints = draw(st.integers(0, 2))
-    runs = settings["max_epochs"] * (settings["train_batches"] + 1)
-    return Scenario(
-        **settings,
-        checkpoints=tuple(draw(checkpoints(monitors, rfc)) for _ in range(n_checkpoints)),
-        early_stopping=draw(core.early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []), st.booleans())),
-        train_values=core.values(draw, settings["max_epochs"]),
-        val_values=core.values(draw, runs),
-        stop_at_step=draw(st.one_of(st.none(), st.integers(0, settings["max_epochs"] * settings["train_batches"]))),
-    )
+    monitors = core.monitors(validated)
+    return core.scenario(draw, settings, validated, lambda n: tuple(draw(checkpoints(monitors, rfc)) for _ in range(n)),
+                         check_on_train_epoch_end=st.booleans(), first_stop_step=0)
 
 
 def failing_scenarios() -> st.SearchStrategy:

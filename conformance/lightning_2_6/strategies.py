@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from conformance import strategies as core
 from conformance.lightning_2_6 import model
-from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
+from conformance.scenario import Checkpoint, Scenario
 
 MAX_EPOCHS = core.MAX_EPOCHS
 
@@ -59,21 +59,14 @@ def loop(draw, validated: bool) -> dict:
 @st.composite
 def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     settings = draw(loop(validated))
-    monitors = [None, TRAIN_METRIC, MISSING_METRIC] + ([VAL_METRIC] if validated else [])
-    n_checkpoints = draw(st.integers(0, 2))
-    runs = settings["max_epochs"] * (settings["train_batches"] + 1)
-    # two callbacks with one state_key are refused by the Trainer
-    configs = draw(st.lists(checkpoints(monitors, rfc), min_size=n_checkpoints, max_size=n_checkpoints,
-                            unique_by=model.state_key))
-    return Scenario(
-        **settings,
-        checkpoints=tuple(configs),
-        early_stopping=draw(core.early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []),
-                                                st.sampled_from([None, True, False]))),
-        train_values=core.values(draw, settings["max_epochs"]),
-        val_values=core.values(draw, runs),
-        stop_at_step=draw(st.one_of(st.none(), st.integers(1, settings["max_epochs"] * settings["train_batches"]))),
-    )
+    monitors = core.monitors(validated)
+
+    def configs(n: int) -> tuple:
+        # two callbacks with one state_key are refused by the Trainer
+        return tuple(draw(st.lists(checkpoints(monitors, rfc), min_size=n, max_size=n, unique_by=model.state_key)))
+
+    return core.scenario(draw, settings, validated, configs,
+                         check_on_train_epoch_end=st.sampled_from([None, True, False]), first_stop_step=1)
 
 
 def failing_scenarios() -> st.SearchStrategy:
