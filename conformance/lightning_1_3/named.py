@@ -2,11 +2,12 @@
 
 They are the `@example`s of the property tests and the rows of the report.
 """
+from conformance import named as core
 from conformance.scenario import (
     TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
 )
 
-CONSTANT = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+CONSTANT = core.CONSTANT
 
 NAMED = {
     # the baseline facts of the RFC series issue
@@ -18,10 +19,7 @@ NAMED = {
         "checkpoint-train-only",
         Scenario(limit_val_batches=0, checkpoints=(Checkpoint(every_n_val_epochs=0, save_last=True),)),
     ),
-    "train-only, every_n_train_epochs=2": (
-        "checkpoint-train-only",
-        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_train_epochs=2),)),
-    ),
+    **core.common("train-only, every_n_train_epochs=2"),
     "train-only, default EarlyStopping, constant metric": (
         "early-stopping-train-only",
         Scenario(limit_val_batches=0, checkpoints=(), train_values=CONSTANT,
@@ -32,24 +30,14 @@ NAMED = {
         Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
                  early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=2, check_on_train_epoch_end=True)),
     ),
-    "max_steps before the first validation, monitor=val_m": (
-        "train-end-missing-key",
-        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True),)),
-    ),
-    "max_steps before the first validation, trigger_on_train_end": (
-        "train-end-missing-key",
-        Scenario(max_steps=3,
-                 checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
-    ),
+    **core.common("max_steps before the first validation, monitor=val_m",
+                  "max_steps before the first validation, trigger_on_train_end"),
     "should_stop in an epoch without validation eligibility, trigger_on_train_end": (
         "train-end-missing-key",
         Scenario(max_epochs=3, check_val_every_n_epoch=2, stop_at_step=1,
                  checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
     ),
-    "train-only epochs call only the hook, no on_validation_end": (
-        "no-forced-validation-end",
-        Scenario(has_validation=False, checkpoints=(Checkpoint(save_last=True), Checkpoint(monitor=TRAIN_METRIC))),
-    ),
+    **core.common("train-only epochs call only the hook, no on_validation_end"),
     "train end after a misaligned val_check_interval, default": (
         "train-end-off-by-default",
         Scenario(val_check_interval=0.5, train_batches=5, max_epochs=2, checkpoints=(Checkpoint(monitor=VAL_METRIC,
@@ -65,15 +53,8 @@ NAMED = {
         Scenario(max_steps=6, limit_val_batches=0, checkpoints=(Checkpoint(every_n_train_epochs=0,
                  save_last=True, trigger_on_train_end=True),)),
     ),
-    "trigger_on_train_end does not save the last step twice": (
-        "train-end-trigger",
-        Scenario(checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
-    ),
-    "exception in training_step, trigger_on_train_end": (
-        "train-end-not-after-failure",
-        Scenario(failure=Failure(epoch=1, batch=2),
-                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
-    ),
+    **core.common("trigger_on_train_end does not save the last step twice",
+                  "exception in training_step, trigger_on_train_end"),
     "KeyboardInterrupt in training_step, trigger_on_train_end": (
         "train-end-not-after-failure",
         Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2),
@@ -89,11 +70,7 @@ NAMED = {
         Scenario(num_sanity_val_steps=2, val_values=(3.0, 1.0, 2.0, 0.0),
                  checkpoints=(Checkpoint(monitor=VAL_METRIC, save_top_k=2, save_last=True),)),
     ),
-    "validated every epoch, EarlyStopping on val_m": (
-        "unchanged",
-        Scenario(max_epochs=6, val_values=CONSTANT, early_stopping=EarlyStop(monitor=VAL_METRIC, patience=2),
-                 checkpoints=(Checkpoint(save_last=True),)),
-    ),
+    **core.common("validated every epoch, EarlyStopping on val_m"),
 }
 
 
@@ -107,4 +84,4 @@ TIMELINES = (
 
 
 def named(*names: str) -> list:
-    return [NAMED[name][1] for name in names]
+    return core.named(NAMED, *names)

@@ -3,11 +3,12 @@
 
 They are the `@example`s of the property tests and the rows of the report.
 """
+from conformance import named as core
 from conformance.scenario import (
     FORCED_CALL, MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
 )
 
-CONSTANT = (1.0,) * 6
+CONSTANT = core.CONSTANT
 
 NAMED = {
     # G1: no checkpoint at all in a run without validation (2.6.6)
@@ -23,10 +24,7 @@ NAMED = {
         "checkpoint-train-only",
         Scenario(has_validation=False, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_last=True),)),
     ),
-    "train-only, every_n_train_epochs=2": (
-        "checkpoint-train-only",
-        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_train_epochs=2),)),
-    ),
+    **core.common("train-only, every_n_train_epochs=2"),
     "train-only, save_on_train_epoch_end=True, every_n_epochs=2, every_n_train_epochs=1": (
         "checkpoint-train-only",
         Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_epochs=2, every_n_train_epochs=1,
@@ -84,10 +82,7 @@ NAMED = {
         Scenario(train_batches=5, max_epochs=1, val_check_interval=2, val_values=(2.0, 1.0),
                  checkpoints=(Checkpoint(save_top_k=-1),)),
     ),
-    "trigger_on_train_end does not save the last step twice": (
-        "train-end-trigger",
-        Scenario(checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
-    ),
+    **core.common("trigger_on_train_end does not save the last step twice"),
     "max_steps mid-epoch, trigger_on_train_end, monitor=None": (
         "train-end-trigger",
         Scenario(max_steps=6, limit_val_batches=0, checkpoints=(
@@ -99,11 +94,7 @@ NAMED = {
         Scenario(num_sanity_val_steps=2, val_values=(3.0, 1.0, 2.0, 0.0),
                  checkpoints=(Checkpoint(monitor=VAL_METRIC, save_top_k=2, save_last=True),)),
     ),
-    "validated every epoch, EarlyStopping on val_m": (
-        "unchanged",
-        Scenario(max_epochs=6, val_values=CONSTANT, early_stopping=EarlyStop(monitor=VAL_METRIC, patience=2),
-                 checkpoints=(Checkpoint(save_last=True),)),
-    ),
+    **core.common("validated every epoch, EarlyStopping on val_m"),
     "#20960: save_last applied at train end (every_n_epochs=0)": (
         "train-end-off-by-default",
         Scenario(checkpoints=(Checkpoint(every_n_epochs=0, save_last=True),)),
@@ -129,23 +120,10 @@ NAMED = {
         "checkpoint-missing-key",
         Scenario(limit_val_batches=0, checkpoints=(Checkpoint(monitor=MISSING_METRIC, save_last=True),)),
     ),
-    "max_steps before the first validation, monitor=val_m": (
-        "train-end-missing-key",
-        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True),)),
-    ),
-    "max_steps before the first validation, trigger_on_train_end": (
-        "train-end-missing-key",
-        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
-    ),
-    "train-only epochs call only the hook, no on_validation_end": (
-        "no-forced-validation-end",
-        Scenario(has_validation=False, checkpoints=(Checkpoint(save_last=True), Checkpoint(monitor=TRAIN_METRIC))),
-    ),
-    "exception in training_step, trigger_on_train_end": (
-        "train-end-not-after-failure",
-        Scenario(failure=Failure(epoch=1, batch=2),
-                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
-    ),
+    **core.common("max_steps before the first validation, monitor=val_m",
+                  "max_steps before the first validation, trigger_on_train_end",
+                  "train-only epochs call only the hook, no on_validation_end",
+                  "exception in training_step, trigger_on_train_end"),
     "KeyboardInterrupt -> SystemExit(1), save_on_exception and trigger_on_train_end": (
         "train-end-not-after-failure",
         Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2), limit_val_batches=0, checkpoints=(
@@ -172,7 +150,7 @@ NAMED = {
 
 
 def named(*names: str) -> list:
-    return [NAMED[name][1] for name in names]
+    return core.named(NAMED, *names)
 
 
 # What a clause looks at, where that is less than the whole observation: a named row of such a

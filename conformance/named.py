@@ -1,0 +1,76 @@
+"""What every generation's named scenarios share: the lookup, the test cases and the named test's body.
+
+A generation's `named.py` holds its table `NAMED` (name -> (clause, Scenario)), the rows of the
+report and the `@example`s of its property tests; its `test_named.py` checks each row against
+its model with `check`, saying how a clause's row is compared.
+"""
+from typing import Callable, Dict, List, Tuple
+
+import pytest
+
+from conformance.scenario import (
+    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
+)
+
+Table = Dict[str, Tuple[str, Scenario]]
+
+CONSTANT = (1.0,) * 6  # a metric that never improves
+
+# The named scenarios both generations pin, with the same clause and the same scenario: each
+# generation's table takes them with `common(...)` where they stand among its own rows.
+COMMON: Table = {
+    "train-only, every_n_train_epochs=2": (
+        "checkpoint-train-only",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, every_n_train_epochs=2),)),
+    ),
+    "trigger_on_train_end does not save the last step twice": (
+        "train-end-trigger",
+        Scenario(checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "validated every epoch, EarlyStopping on val_m": (
+        "unchanged",
+        Scenario(max_epochs=6, val_values=CONSTANT, early_stopping=EarlyStop(monitor=VAL_METRIC, patience=2),
+                 checkpoints=(Checkpoint(save_last=True),)),
+    ),
+    "max_steps before the first validation, monitor=val_m": (
+        "train-end-missing-key",
+        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True),)),
+    ),
+    "max_steps before the first validation, trigger_on_train_end": (
+        "train-end-missing-key",
+        Scenario(max_steps=3, checkpoints=(Checkpoint(monitor=VAL_METRIC, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "train-only epochs call only the hook, no on_validation_end": (
+        "no-forced-validation-end",
+        Scenario(has_validation=False, checkpoints=(Checkpoint(save_last=True), Checkpoint(monitor=TRAIN_METRIC))),
+    ),
+    "exception in training_step, trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=Failure(epoch=1, batch=2),
+                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+}
+
+
+def common(*names: str) -> Table:
+    """The rows of `names` from COMMON, in that order, for a generation's table."""
+    return {name: COMMON[name] for name in names}
+
+
+def named(table: Table, *names: str) -> List[Scenario]:
+    """The scenarios of `names` in `table`."""
+    return [table[name][1] for name in names]
+
+
+def cases(table: Table) -> list:
+    """One pytest case a named scenario, marked with its clause and named by its name."""
+    return [pytest.param(name, scenario, marks=pytest.mark.clause(clause), id=name)
+            for name, (clause, scenario) in table.items()]
+
+
+def check(request, run_scenario, name: str, scenario: Scenario,
+          compare: Callable[[str, Observation, Scenario], None]) -> None:
+    """Run a named scenario, give its observation to the report, and `compare(clause, observed, scenario)`."""
+    observed = run_scenario(scenario)
+    request.node.user_properties += [("name", name), ("observation", observed.to_dict())]
+    compare(request.node.get_closest_marker("clause").args[0], observed, scenario)
