@@ -89,6 +89,17 @@ class Scenario:
     def uses_rfc_arguments(self) -> bool:
         return any(c.uses_rfc_arguments for c in self.checkpoints)
 
+    def loop_kwargs(self) -> Dict[str, object]:
+        """The Trainer arguments of the loop that every generation passes as they are."""
+        return dict(
+            min_epochs=self.min_epochs,
+            limit_val_batches=self.limit_val_batches,
+            val_check_interval=self.val_check_interval,
+            check_val_every_n_epoch=self.check_val_every_n_epoch,
+            accumulate_grad_batches=self.accumulate_grad_batches,
+            num_sanity_val_steps=self.num_sanity_val_steps,
+        )
+
     def to_dict(self) -> dict:
         return asdict(self)
 
