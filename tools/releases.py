@@ -8,7 +8,7 @@ For every release of the generation that patches/ supports (1.3: 1.3.0 ... 1.3.8
 patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
 `pytorch-lightning`):
 
-1. apply: build a tree = verified sdist + rfc + compat with the apply engine
+1. apply: build a tree = verified sdist + rfc (+ compat, where the release has one) with the engine
    (`apply_series`, zero fuzz or it fails);
 2. import: in a fresh interpreter with PYTHONPATH=<the tree's package root>, import
    Lightning and check that it is this release and has the new hook;
@@ -126,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     builds = [(v, pin.dist) for v in versions for pin in sdist.read_pins(args.patches, v)]
     for version, dist in builds:
         (args.workdir / f"{dist}-{version}").mkdir(parents=True)
-    print(f"{len(builds)} sdists: apply rfc + compat, import, conformance --hypothesis-profile={args.profile}; "
+    print(f"{len(builds)} sdists: apply the series, import, conformance --hypothesis-profile={args.profile}; "
           f"{args.jobs} at a time", flush=True)
     rows = {}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
