@@ -84,9 +84,9 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _fit(root: str, callbacks: list, **fields) -> Optional[str]:
+def _fit(root: str, callbacks: list, **fields) -> Tuple[Optional[str], int]:
     """One fit of the suite's tiny module, set up by the generation's own Trainer builder;
-    returns the name of the exception it raised, if any."""
+    returns the name of the exception it raised, if any, and the trainer's final global_step."""
     from conformance import generation
     from conformance.scenario import Checkpoint, Scenario
 
@@ -97,9 +97,9 @@ def _fit(root: str, callbacks: list, **fields) -> Optional[str]:
     trainer = harness.build_trainer(scenario, Path(root), callbacks, scenario.max_epochs)
     try:
         trainer.fit(harness.module_for(scenario, []))
-    except Exception as exc:  # noqa: B902 - reported, so that a crash on one side is visible
-        return type(exc).__name__
-    return None
+    except Exception as exc:  # reported, so that a crash on one side is visible
+        return type(exc).__name__, trainer.global_step
+    return None, trainer.global_step
 
 
 class DispatchClock:
@@ -197,22 +197,22 @@ def count_saves(scenario: dict, config: dict, trigger: bool) -> dict:
     from conformance import generation
 
     ModelCheckpoint = generation.lightning().callbacks.ModelCheckpoint
-    calls = []
+    steps = []  # the global_step stored in each checkpoint torch.save writes
     original = torch.save
 
-    def counting_save(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+    def counting_save(obj, *args, **kwargs):
+        steps.append(obj.get("global_step") if isinstance(obj, dict) else None)
+        return original(obj, *args, **kwargs)
 
     kwargs = dict(config, trigger_on_train_end=True) if trigger else dict(config)
     with tempfile.TemporaryDirectory() as root:
         torch.save = counting_save
         try:
-            raised = _fit(root, [ModelCheckpoint(dirpath=os.path.join(root, "ckpt"), **kwargs)], **scenario)
+            raised, final = _fit(root, [ModelCheckpoint(dirpath=os.path.join(root, "ckpt"), **kwargs)], **scenario)
         finally:
             torch.save = original
         files = sorted(os.listdir(os.path.join(root, "ckpt"))) if os.path.isdir(os.path.join(root, "ckpt")) else []
-    return dict(saves=len(calls), files=files, raised=raised)
+    return dict(saves=len(steps), steps=steps, final_step=final, files=files, raised=raised)
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -317,17 +317,32 @@ def print_timing(results: Dict[str, List[dict]], metric: str, title: str) -> Non
         print(line)
 
 
+def extra_saves(pristine: dict, patched: dict) -> str:
+    """Why patched may write more than pristine here, or '' if it may not.
+
+    With trigger_on_train_end the contract makes patched write more in two places only: a G1
+    region (a run without validation where pristine writes no epoch-end checkpoint), and the
+    final step when pristine saved no checkpoint of it (G3, what the trigger is for)."""
+    extra = list(patched["steps"])
+    for step in pristine["steps"]:
+        if step in extra:
+            extra.remove(step)
+    if all(step == patched["final_step"] for step in extra) and patched["final_step"] not in pristine["steps"]:
+        return "G3: the final step, which pristine never saves"
+    return ""
+
+
 def print_saves(pristine: dict, patched: dict) -> bool:
-    """Print the torch.save counts side by side; False if patched ever writes more, except in a G1
-    region, where the contract makes patched save what pristine never does."""
+    """Print the torch.save counts side by side; False if patched ever writes more, except where
+    the contract says it does (`extra_saves`, and the G1 regions)."""
     print("\ntorch.save calls per fit (4 train batches, 2 val batches); files left in dirpath")
     print("pristine: ModelCheckpoint(**config); patched: ModelCheckpoint(**config, trigger_on_train_end=True)")
     print(f"{'scenario | config':<52} {'pristine':>8} {'patched':>8}  files pristine -> patched")
     ok = True
     for key in pristine:
         p, q = pristine[key], patched[key]
-        flag = "" if q["saves"] <= p["saves"] else \
-            "  (G1: pristine writes none)" if key.startswith("G1:") and p["saves"] == 0 else "  PATCHED WRITES MORE"
+        why = extra_saves(p, q) or ("G1: pristine writes no epoch-end checkpoint" if key.startswith("G1:") else "")
+        flag = "" if q["saves"] <= p["saves"] else f"  ({why})" if why else "  PATCHED WRITES MORE"
         ok = ok and "MORE" not in flag
         raised = "".join(f" ({side} raised {r['raised']})" for side, r in (("pristine", p), ("patched", q))
                          if r["raised"])
@@ -359,7 +374,8 @@ def driver(args: argparse.Namespace) -> int:
                                       "_on_train_epoch_end_hook, check_checkpoint_callback)")
     ok = print_saves(saves["pristine"]["saves"], saves["patched"]["saves"])
     print(f"\ntotal {time.perf_counter() - start:.0f} s; load average at end {load()}")
-    print("torch.save check: " + ("OK, patched never writes more than pristine" if ok else "FAILED"))
+    print("torch.save check: " + ("OK, patched writes more than pristine only where the contract says so"
+                                  if ok else "FAILED"))
     return 0 if ok else 1
 
 
