@@ -323,9 +323,11 @@ class Attribution:
             return files
 
         self._replace(harness, "checkpoint_files", self._timed(checkpoint_files, "load"))
-        for name, method in list(vars(harness.Recorder).items()):
-            if name.startswith("on_") and callable(method):
-                self._replace(harness.Recorder, name, self._timed(method, "recorder"))
+        # the recorder's own hooks, wherever in its classes they are defined (the shared mixin
+        # and the generation's class), not the no-op hooks it inherits from Lightning's Callback
+        ours = [cls for cls in harness.Recorder.__mro__ if cls.__module__.startswith("conformance.")]
+        for name in sorted({n for cls in ours for n, v in vars(cls).items() if n.startswith("on_") and callable(v)}):
+            self._replace(harness.Recorder, name, self._timed(getattr(harness.Recorder, name), "recorder"))
         self._replace(harness, "warnings", _CountingWarnings(self))
 
     def uninstall(self) -> None:

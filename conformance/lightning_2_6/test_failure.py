@@ -5,6 +5,7 @@ from hypothesis import example, given
 from conformance.expect import conforms
 from conformance.lightning_2_6 import strategies
 from conformance.lightning_2_6.named import named
+from conformance.scenario import TRAIN_METRIC, Checkpoint, Scenario
 
 
 @pytest.mark.clause("train-end-not-after-failure")
@@ -25,5 +26,8 @@ def test_resume_from_last_checkpoint(run_scenario, scenario):
 
 @pytest.mark.clause("train-end-trigger")
 @given(strategies.nothing_trained())
+@example(Scenario(max_epochs=0, checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)))
+@example(Scenario(max_steps=0, limit_val_batches=0,
+                  checkpoints=(Checkpoint(monitor=TRAIN_METRIC, trigger_on_train_end=True),)))
 def test_fits_that_train_nothing_save_nothing(run_scenario, scenario):
     conforms(run_scenario, scenario)
