@@ -6,7 +6,6 @@ its model with `check`, saying how a clause's row is compared.
 """
 from typing import Callable, Dict, List, Tuple
 
-import pytest
 
 from conformance.scenario import (
     TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
@@ -64,6 +63,8 @@ def named(table: Table, *names: str) -> List[Scenario]:
 
 def cases(table: Table) -> list:
     """One pytest case a named scenario, marked with its clause and named by its name."""
+    import pytest  # here, not at import: tools/report.py reads the named tables without pytest
+
     return [pytest.param(name, scenario, marks=pytest.mark.clause(clause), id=name)
             for name, (clause, scenario) in table.items()]
 

@@ -149,6 +149,14 @@ NAMED = {
 }
 
 
+# the named scenarios whose hook timelines the report shows side by side: the three measured gaps
+TIMELINES = (
+    "G1: train-only, check_val_every_n_epoch=2, save_top_k=-1",
+    "G2: train-only, check_val_every_n_epoch=2, constant metric",
+    "G3: every_n_train_steps=3 over 8 steps, trigger_on_train_end",
+)
+
+
 def named(*names: str) -> list:
     return core.named(NAMED, *names)
 
