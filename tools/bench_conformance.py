@@ -157,7 +157,7 @@ def _bare_fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[
     trainer = harness.build_trainer(scenario, root, callbacks, max_epochs, resume)
     try:
         trainer.fit(harness.module_for(scenario, []))
-    except Exception:  # a failure scenario's injected exception ends the fit
+    except (Exception, SystemExit):  # an injected failure ends the fit (2.x: KeyboardInterrupt -> SystemExit)
         return False
     return True
 

@@ -370,8 +370,8 @@ def driver(args: argparse.Namespace) -> int:
           "validated) after a warm-up fit, per workload; figures are median [min-max] over rounds")
     print_timing(results, "wall", "wall time per epoch")
     print_timing(results, "cpu", "CPU time per epoch (process time; less sensitive to other load)")
-    print_timing(results, "dispatch", "hook-dispatch CPU time per epoch (thread CPU time in the outermost call_hook, "
-                                      "_on_train_epoch_end_hook, check_checkpoint_callback)")
+    print_timing(results, "dispatch", "hook-dispatch CPU time per epoch (thread CPU time in the outermost "
+                                      "dispatch calls the generation has, DISPATCH in this tool)")
     ok = print_saves(saves["pristine"]["saves"], saves["patched"]["saves"])
     print(f"\ntotal {time.perf_counter() - start:.0f} s; load average at end {load()}")
     print("torch.save check: " + ("OK, patched writes more than pristine only where the contract says so"
