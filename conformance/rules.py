@@ -11,6 +11,14 @@ from typing import Callable, Dict, Optional
 CKPT = ".ckpt"
 
 
+class Raised(Exception):
+    """Ends a simulated `fit` the way the named exception ends a real one."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def versioned_name(base: str, taken: Callable[[str], bool], keep: Optional[str] = None) -> str:
     """`base.ckpt`, or `base-v1.ckpt`, `base-v2.ckpt`, ... while the name is taken (but `keep` may be reused)."""
     name, version = base + CKPT, 1
@@ -73,3 +81,14 @@ class Patience:
             return False
         self.wait += 1
         return self.wait >= self.patience
+
+
+def early_stopping_check(run) -> None:
+    """EarlyStopping's check on a simulated fit (`scenario`, `metrics`, `patience`, `should_stop`,
+    `stopped_epoch`, `epoch`): a missing monitored key raises (strict=True), else patience decides."""
+    es = run.scenario.early_stopping
+    if es.monitor not in run.metrics:
+        raise Raised("RuntimeError")  # strict=True
+    if run.patience.should_stop(run.metrics[es.monitor]):
+        run.should_stop = True
+        run.stopped_epoch = run.epoch

@@ -11,19 +11,11 @@ the comments name the contract clause each rule comes from.
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
-from conformance.rules import Patience, TopK, versioned_name
+from conformance.rules import Patience, Raised, TopK, early_stopping_check, versioned_name
 from conformance.scenario import (
-    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Event,
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, Event,
     Observation, Scenario, checkpoint_key,
 )
-
-
-class Raised(Exception):
-    """Ends a simulated `fit` the way the named exception ends a real one."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
 
 
 @dataclass
@@ -231,7 +223,7 @@ def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None
     _fail(run, "on_train_epoch_end")
     es = s.early_stopping
     if es and es.check_on_train_epoch_end:
-        _early_stopping_check(run)
+        early_stopping_check(run)
     run.event("on_epoch_end")
     # should_stop (possibly set just now) forces the epoch-end validation of an eligible epoch
     if eligible and (val_check_batch or run.should_stop):
@@ -241,7 +233,7 @@ def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None
         # in Lightning's order (ModelCheckpoints last), then the LightningModule
         run.event(NEW_HOOK)
         if es and not es.check_on_train_epoch_end:
-            _early_stopping_check(run)  # clause 5
+            early_stopping_check(run)  # clause 5
         for c in run.checkpoints:
             if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_train_epochs):
                 _save(run, c)  # clause 4
@@ -258,7 +250,7 @@ def _validation(run: SimulatedFit) -> None:
     run.event("on_epoch_end")
     run.event("on_validation_end")
     if s.early_stopping and not s.early_stopping.check_on_train_epoch_end:
-        _early_stopping_check(run)
+        early_stopping_check(run)
     for c in run.checkpoints:
         run.event("ModelCheckpoint.on_validation_end")
         if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_val_epochs):
@@ -357,18 +349,6 @@ def _save_last(run: SimulatedFit, c: CheckpointState) -> None:
         return
     _write(run, c, "last.ckpt")
     c.last_path = "last.ckpt"
-
-
-# ---------------------------------------------------------------- EarlyStopping
-
-
-def _early_stopping_check(run: SimulatedFit) -> None:
-    es: EarlyStop = run.scenario.early_stopping
-    if es.monitor not in run.metrics:
-        raise Raised("RuntimeError")  # strict=True
-    if run.patience.should_stop(run.metrics[es.monitor]):
-        run.should_stop = True
-        run.stopped_epoch = run.epoch
 
 
 # ---------------------------------------------------------------- where upstream agrees

@@ -17,19 +17,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from conformance.rules import Patience, TopK, versioned_name
+from conformance.rules import Patience, Raised, TopK, early_stopping_check, versioned_name
 from conformance.scenario import (
     FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, Event, Observation,
     Scenario, checkpoint_key,
 )
-
-
-class Raised(Exception):
-    """Ends a simulated `fit` the way the named exception ends a real one."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
 
 
 class Interrupted(Exception):
@@ -397,7 +389,7 @@ def _validation(run: Run) -> None:
     run.val_runs += 1
     run.event("on_validation_end")
     if s.early_stopping and not run.es_on_train_epoch_end:
-        _early_stopping_check(run)
+        early_stopping_check(run)
     for c in run.checkpoints:
         run.event(FORCED_CALL)
         _checkpoint_on_validation_end(run, c)
@@ -411,7 +403,7 @@ def _epoch_end(run: Run) -> None:
     run.event("on_train_epoch_end")
     _fail(run, "on_train_epoch_end")
     if s.early_stopping and run.es_on_train_epoch_end:
-        _early_stopping_check(run)
+        early_stopping_check(run)
     for c in run.checkpoints:
         _checkpoint_on_train_epoch_end(run, c)
     if run.rfc and _is_fit_without_validation(run):
@@ -419,7 +411,7 @@ def _epoch_end(run: Run) -> None:
         # epoch-interval schedulers; callbacks in list order (ModelCheckpoints last), then the module
         run.event(NEW_HOOK)
         if s.early_stopping and not run.es_on_train_epoch_end:
-            _early_stopping_check(run)  # clause 6
+            early_stopping_check(run)  # clause 6
         for c in run.checkpoints:
             _checkpoint_on_new_hook(run, c)  # clause 4
         run.event(MODULE + NEW_HOOK)
@@ -613,18 +605,6 @@ def _write(run: Run, c: CheckpointState, name: str) -> None:
         "checkpoints": [x.state_dict() for x in run.checkpoints],
         "patience": copy.copy(run.patience), "stopped_epoch": run.stopped_epoch,
     }
-
-
-# ---------------------------------------------------------------- EarlyStopping
-
-
-def _early_stopping_check(run: Run) -> None:
-    es = run.scenario.early_stopping
-    if es.monitor not in run.metrics:
-        raise Raised("RuntimeError")  # strict=True
-    if run.patience.should_stop(run.metrics[es.monitor]):
-        run.should_stop = True
-        run.stopped_epoch = run.epoch
 
 
 # ---------------------------------------------------------------- where upstream agrees
