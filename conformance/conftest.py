@@ -28,7 +28,7 @@ settings.register_profile(
 # the ci profile with fewer examples: the non-primary releases in tox (patched-1.3.0, ...)
 settings.register_profile("ci-small", settings.get_profile("ci"), max_examples=40)
 settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=SUPPRESSED)
-# only the pinned @example cases: what tools/mutants.py runs against each mutant
+# only the pinned scenarios (test_property is skipped): what tools/mutants.py runs against each mutant
 settings.register_profile("explicit", phases=[Phase.explicit], database=None, deadline=None,
                           suppress_health_check=SUPPRESSED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
@@ -163,6 +163,14 @@ def _write_json(path: Path, config) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
+def _family(request) -> str:
+    """The family a test counts its scenarios in: its `family` parameter, or its module's name."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "family" in callspec.params:
+        return callspec.params["family"]
+    return request.module.__name__.rsplit(".", 1)[-1].replace("test_", "").replace("_", "-")
+
+
 @pytest.fixture
 def run_scenario(request, tmp_path_factory):
     """Observe scenarios with the active generation's harness, each in a fresh directory;
@@ -170,7 +178,7 @@ def run_scenario(request, tmp_path_factory):
     NOT-APPLICABLE (a skip whose reason says so)."""
     observe = generation.module("harness").observe
     region = generation.module("strategies").region
-    family = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "").replace("_", "-")
+    family = _family(request)
     counts: Counter = Counter()
 
     def run(scenario):

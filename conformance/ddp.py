@@ -11,7 +11,7 @@ import os
 import socket
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -23,6 +23,16 @@ from conformance.scenario import MODULE, NEW_HOOK, SAVE, Event, NotApplicable, O
 WORLD_SIZE = 2
 WRITE = "write"  # a checkpoint file written, by the rank that wrote it
 FINAL = "final"  # the rank's state when training has ended
+
+
+class Family(NamedTuple):
+    """A generation's DDP family (`conformance/test_ddp.py`): three fixed scenarios, each fitted once."""
+
+    train_only: Scenario  # for the hook and the checkpoint check: one file per epoch
+    early_stopping: Scenario  # stops at the end of epoch 1, before max_epochs
+    train_end: Scenario  # the trigger saves `ckpt0/last.ckpt` (epoch 2, global_step 4), its only save
+    train_end_event: Event  # how every rank's `on_train_end` of that run is traced
+    clauses: Dict[str, str]  # which clause each check speaks for: hook, checkpoints, early_stopping, train_end
 
 
 def free_port() -> int:

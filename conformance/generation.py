@@ -1,10 +1,12 @@
 """Which Lightning generation is under test, and the folder of the suite that speaks for it.
 
-The suite's core (scenario, strategies, clauses, comparison, expectations) knows no Lightning
-API. Each generation is a package beside it, `conformance/lightning_<major>_<minor>/`, with a
-reference model (`model.py`: `predict`, `unchanged`), a harness (`harness.py`: `observe`), a
-DDP runner, its strategies, named scenarios and test families. A new generation adds such a
-folder and one line in GENERATIONS.
+The suite's core (scenario, strategies, clauses, comparison, expectations, and the tests
+themselves) knows no Lightning API. Each generation is a package beside it,
+`conformance/lightning_<major>_<minor>/`, with a reference model (`model.py`: `predict`,
+`unchanged`), a harness (`harness.py`: `observe`, `build_trainer`), a DDP runner (`ddp.py`:
+`run`, `FAMILY`), its strategies, named scenarios, the checks of its families (`families.py`:
+`CHECKS`, `VIEWS`) and the tests of its own API. A new generation adds such a folder and one
+line in GENERATIONS.
 """
 from __future__ import annotations
 

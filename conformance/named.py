@@ -1,19 +1,17 @@
-"""What every generation's named scenarios share: the lookup, the test cases and the named test's body.
+"""What every generation's named scenarios share: the common rows and the test cases.
 
-A generation's `named.py` holds its table `NAMED` (name -> (clause, Scenario)), the rows of the
-report and the `@example`s of its property tests; its `test_named.py` checks each row against
-its model with `check`, saying how a clause's row is compared.
+A generation's `named.py` holds its table `NAMED` (name -> (clause, Scenario)): the rows of the
+report and the scenarios its families' checks pin. `test_named.py` checks each row against the
+model, in the view of the row's clause (`expect.conforms`).
 """
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, Tuple
 
-
-from conformance.scenario import (
-    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
-)
+from conformance.scenario import TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario
 
 Table = Dict[str, Tuple[str, Scenario]]
 
 CONSTANT = (1.0,) * 6  # a metric that never improves
+INTERRUPT = Failure(kind="interrupt", epoch=1, batch=2)  # KeyboardInterrupt in the middle of epoch 1
 
 # The named scenarios both generations pin, with the same clause and the same scenario: each
 # generation's table takes them with `common(...)` where they stand among its own rows.
@@ -48,6 +46,16 @@ COMMON: Table = {
         Scenario(failure=Failure(epoch=1, batch=2),
                  checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
     ),
+    "KeyboardInterrupt in training_step, trigger_on_train_end": (
+        "train-end-not-after-failure",
+        Scenario(failure=INTERRUPT, checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
+    ),
+    "resume from the train-end last.ckpt": (
+        "resume",
+        Scenario(max_epochs=3, limit_val_batches=0, check_val_every_n_epoch=2, resume_max_epochs=5,
+                 train_values=CONSTANT,
+                 checkpoints=(Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    ),
 }
 
 
@@ -56,22 +64,9 @@ def common(*names: str) -> Table:
     return {name: COMMON[name] for name in names}
 
 
-def named(table: Table, *names: str) -> List[Scenario]:
-    """The scenarios of `names` in `table`."""
-    return [table[name][1] for name in names]
-
-
 def cases(table: Table) -> list:
     """One pytest case a named scenario, marked with its clause and named by its name."""
     import pytest  # here, not at import: tools/report.py reads the named tables without pytest
 
     return [pytest.param(name, scenario, marks=pytest.mark.clause(clause), id=name)
             for name, (clause, scenario) in table.items()]
-
-
-def check(request, run_scenario, name: str, scenario: Scenario,
-          compare: Callable[[str, Observation, Scenario], None]) -> None:
-    """Run a named scenario, give its observation to the report, and `compare(clause, observed, scenario)`."""
-    observed = run_scenario(scenario)
-    request.node.user_properties += [("name", name), ("observation", observed.to_dict())]
-    compare(request.node.get_closest_marker("clause").args[0], observed, scenario)

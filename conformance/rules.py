@@ -2,11 +2,14 @@
 
 Each generation's reference model (`lightning_<x>_<y>/model.py`) keeps its own loop and its
 own callback wiring, and takes from here what Lightning itself never changed between 1.3 and
-2.6: how `ModelCheckpoint` keeps its top-k files and names a file that already exists, and how
-`EarlyStopping` decides that a value improved and that its patience ran out. Pure Python.
+2.6: how `ModelCheckpoint` keeps its top-k files and names a file that already exists, how
+`EarlyStopping` decides that a value improved and that its patience ran out, and what a
+scenario's loop settings mean (validation batches, when validation is due). Pure Python.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
+
+from conformance.scenario import Scenario
 
 CKPT = ".ckpt"
 
@@ -92,3 +95,45 @@ def early_stopping_check(run) -> None:
     if run.patience.should_stop(run.metrics[es.monitor]):
         run.should_stop = True
         run.stopped_epoch = run.epoch
+
+
+# `every_n_train_epochs` as ModelCheckpoint resolves it from its arguments, where both generations'
+# series agree: (arguments, value); 1 unless step-based saving is asked for
+EVERY_N_TRAIN_EPOCHS_DEFAULTS = (
+    (dict(), 1),
+    (dict(every_n_train_steps=2), 0),
+    (dict(every_n_train_steps=0), 0),
+    (dict(every_n_train_epochs=0), 0),
+    (dict(every_n_train_epochs=3), 3),
+)
+
+
+# ---------------------------------------------------------------- the loop's settings, in both generations
+
+
+def enable_validation(s: Scenario) -> bool:
+    """`trainer.enable_validation`: a validation_step, a val dataloader and limit_val_batches > 0."""
+    return s.has_validation and s.limit_val_batches > 0
+
+
+def val_batches(s: Scenario) -> int:
+    """The number of validation batches of a run (0: the val dataloader yields none)."""
+    if not enable_validation(s):
+        return 0
+    if isinstance(s.limit_val_batches, int) and not isinstance(s.limit_val_batches, bool):
+        return min(s.limit_val_batches, s.val_batches)
+    return int(s.val_batches * s.limit_val_batches)
+
+
+def without_validation(s: Scenario) -> bool:
+    """No validation loop to run: a *run without validation* (2.6), 1.3's `should_train_only`."""
+    return not enable_validation(s) or val_batches(s) == 0
+
+
+def val_check_batch(s: Scenario) -> int:
+    """Validation is due every this many training batches: an int `val_check_interval` counts
+    batches, a float is a fraction of the epoch (at least one batch)."""
+    if isinstance(s.val_check_interval, int) and not isinstance(s.val_check_interval, bool):
+        return s.val_check_interval
+    return max(1, int(s.train_batches * s.val_check_interval))
+

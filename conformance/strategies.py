@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 from hypothesis import strategies as st
 
-from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, EarlyStop, Failure, Scenario
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario
 
 MAX_EPOCHS = 4
 
@@ -112,11 +112,56 @@ def failing_scenarios(draw, scenarios: Callable[[bool], st.SearchStrategy]) -> S
     return Scenario(**{**scenario.__dict__, "failure": failure})
 
 
+@st.composite
+def resumed_scenarios(draw, loop: Callable[[bool], st.SearchStrategy], train_epochs: Sequence[Optional[int]],
+                      more_epochs: Sequence[int], by_steps: bool) -> Scenario:
+    """Fit, then fit again from `last.ckpt` of the first callback with `more_epochs` more epochs, or,
+    where the generation resumes by steps (`by_steps`), ending both fits by max_steps.
+
+    `loop(validated)` is the generation's loop strategy; `train_epochs`, the `every_n_train_epochs`
+    values the first callback takes (none drawn where empty)."""
+    validated = draw(st.booleans())
+    settings = draw(loop(validated))
+    settings.update(max_steps=None, min_epochs=None)
+    first = Checkpoint(save_last=True, trigger_on_train_end=draw(st.sampled_from([None, True])),
+                       every_n_train_epochs=draw(st.sampled_from(train_epochs)) if train_epochs else None)
+    epochs = settings["max_epochs"] + draw(st.sampled_from(more_epochs))
+    steps = {}
+    if by_steps and draw(st.booleans()):
+        first_steps = draw(st.integers(1, settings["max_epochs"] * settings["train_batches"]))
+        steps = dict(max_steps=first_steps, resume_max_steps=first_steps + draw(st.integers(0, 4)))
+    return Scenario(
+        **{**settings, **steps},
+        checkpoints=(first,),
+        train_values=values(draw, epochs),
+        val_values=values(draw, epochs * (settings["train_batches"] + 1)),
+        resume_max_epochs=epochs,
+    )
+
+
 def training_failure(scenario: Scenario) -> st.SearchStrategy:
     """None, or an exception or interrupt in one training step of `scenario`."""
     return st.none() | st.builds(
         Failure, kind=st.sampled_from(["exception", "interrupt"]), where=st.just("training_step"),
         epoch=st.integers(0, scenario.max_epochs - 1), batch=st.integers(0, scenario.train_batches - 1))
+
+
+def monitored(draw, monitors: Sequence[Optional[str]], top_ks_without_monitor: Sequence[Optional[int]]) -> dict:
+    """What a ModelCheckpoint monitors, and how: its `monitor`, `mode` and `save_top_k`; without a
+    monitor the generation's ModelCheckpoint accepts only `top_ks_without_monitor`."""
+    monitor = draw(st.sampled_from(monitors))
+    top_k = draw(st.sampled_from(top_ks_without_monitor if monitor is None else [None, -1, 0, 1, 2]))
+    return dict(monitor=monitor, mode=draw(st.sampled_from(["min", "max"])), save_top_k=top_k)
+
+
+def rfc_arguments(draw, rfc: bool, every_n_train_steps: Optional[int]) -> dict:
+    """The contract's ModelCheckpoint arguments, none where the target must accept the scenario
+    (`rfc=False`); with step-based saving, `every_n_train_epochs` may only be 0 or unset."""
+    if not rfc:
+        return {}
+    epochs = [None, 0, 1, 2] if not every_n_train_steps else [None, 0]
+    return dict(every_n_train_epochs=draw(st.sampled_from(epochs)),
+                trigger_on_train_end=draw(st.sampled_from([None, False, True])))
 
 
 def monitors(validated: bool) -> list:

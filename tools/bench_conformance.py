@@ -70,6 +70,8 @@ import torch  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from conformance import strategies as core_strategies  # noqa: E402
+
 from conformance.scenario import NEW_HOOK, Scenario, checkpoint_key  # noqa: E402
 
 pl = generation.lightning()
@@ -112,7 +114,7 @@ def scenario_sets(per_family: int, repeats: int, seed_value: int) -> Dict[str, L
     families = {
         "train-only": strategies.scenarios(validated=False),
         "validated": strategies.scenarios(validated=True),
-        "failure": strategies.failing_scenarios(),
+        "failure": core_strategies.failing_scenarios(strategies.scenarios),
         "resume": strategies.resumed_scenarios(),
     }
     sets = {"reference 3x4+ckpt": [REFERENCE] * repeats, "Scenario() 4x4": [Scenario()] * repeats}

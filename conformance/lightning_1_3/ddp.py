@@ -14,6 +14,7 @@ ranks call `trainer.save_checkpoint`, so `on_save_checkpoint` fires on every ran
 only the writing of the file is rank 0's. Writes are observed by wrapping the `atomic_save`
 that `TrainingTypePlugin.save_checkpoint` calls, in the children only.
 """
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,9 +26,9 @@ import pytorch_lightning as pl
 from pytorch_lightning.plugins.training_type import training_type_plugin
 
 from conformance import ddp as core
-from conformance.ddp import WORLD_SIZE, DDPRun, free_port  # noqa: F401 (the DDP family's names)
+from conformance.ddp import WORLD_SIZE, DDPRun, free_port
 from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks
-from conformance.scenario import Scenario
+from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
 
 # how long a collective may wait in the workers, instead of torch's 30 minutes: ranks that
 # disagree (one in a broadcast, the other past it) then fail the test instead of hanging CI
@@ -70,11 +71,24 @@ def _files(root: Path) -> dict:
     return files
 
 
-def fit(scenario: Scenario, root: Path) -> DDPRun:
+def run(scenario: Scenario, root: Path) -> DDPRun:
     """Fit `scenario` with `ddp_cpu` on `WORLD_SIZE` processes under `root` and collect each rank's records.
 
-    The caller sets `MASTER_ADDR` (loopback) and a free `MASTER_PORT`. Only train-only scenarios
-    without failure injection are supported: that is what the DDP family checks.
+    The ranks meet on loopback, on a port of this fit's own: parallel xdist workers fit at the
+    same time (a port found free can still be taken before gloo binds it; that window is tiny).
+    The trainer sets PL_GLOBAL_SEED and MASTER_PORT in this process: the environment is restored.
+    """
+    saved = dict(os.environ)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    try:
+        return _fit(scenario, root)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _fit(scenario: Scenario, root: Path) -> DDPRun:
+    """Only train-only scenarios without failure injection are supported: that is what the DDP family checks.
 
     `root` should be a directory of its own inside the test's tmp dir: ddp_spawn in Lightning 1.3
     hands rank 0's final weights to the parent through a file whose name it derives with
@@ -100,3 +114,24 @@ def fit(scenario: Scenario, root: Path) -> DDPRun:
             raise
         return result
     return DDPRun(scenario, root, _files(root))
+
+
+# The DDP family (`conformance/test_ddp.py`). One fit serves the hook and the checkpoint check:
+# every_n_val_epochs=2 makes upstream (whose train-only saves follow every_n_val_epochs) save in
+# epoch 1 only; the contract saves every train-only epoch (every_n_train_epochs defaults to 1),
+# each to its own file (save_top_k=-1). Early stopping: a constant metric with patience=1, so the
+# check at the end of epoch 1 stops training. Train end: max_steps ends training after the first
+# batch of epoch 1 (global_step 3) with no epoch-end saves (every_n_train_epochs=0), so the
+# trigger is the only save; upstream has no trigger_on_train_end (NOT-APPLICABLE).
+FAMILY = core.Family(
+    train_only=Scenario(train_batches=2, limit_val_batches=0, max_epochs=3,
+                        checkpoints=(Checkpoint(save_top_k=-1, every_n_val_epochs=2),)),
+    early_stopping=Scenario(train_batches=2, limit_val_batches=0, max_epochs=4, checkpoints=(),
+                            train_values=(1.0, 1.0, 1.0, 1.0),
+                            early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1)),
+    train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
+        Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    train_end_event=("on_train_end", 1, 4),  # 1.3's current_epoch stays 1 when max_steps ends epoch 1
+    clauses=dict(hook="hook-train-only", checkpoints="checkpoint-train-only",
+                 early_stopping="early-stopping-train-only", train_end="train-end-trigger"),
+)

@@ -18,13 +18,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import MisconfigurationException  # noqa: F401 (the suite's name for it)
 
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
     InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
     fail, record_end,
 )
-from conformance.scenario import Event, NotApplicable, Observation, Scenario, checkpoint_key
+from conformance.scenario import NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key
 
+# what `self.log` in the new hook raises (MisconfigurationException), as a `pytest.raises` match
+LOGGING_REFUSED = f"{NEW_HOOK} function doesn't support logging"
 TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\) not found in the returned metrics at the end")
 
 

@@ -11,7 +11,10 @@ the comments name the contract clause each rule comes from.
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
-from conformance.rules import Patience, Raised, TopK, early_stopping_check, versioned_name
+from conformance.rules import (
+    Patience, Raised, TopK, early_stopping_check, enable_validation, val_batches, val_check_batch,
+    versioned_name, without_validation,
+)
 from conformance.scenario import (
     FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, Event,
     Observation, Scenario, checkpoint_key,
@@ -120,29 +123,6 @@ def _fit(scenario: Scenario, files: dict, max_epochs: int, start: Optional[tuple
     )
 
 
-def _val_batches(s: Scenario) -> int:
-    if not s.has_validation:
-        return 0
-    if isinstance(s.limit_val_batches, int) and not isinstance(s.limit_val_batches, bool):
-        return min(s.limit_val_batches, s.val_batches)
-    return int(s.val_batches * s.limit_val_batches)
-
-
-def _validation_enabled(s: Scenario) -> bool:
-    return s.has_validation and s.limit_val_batches > 0
-
-
-def train_only(s: Scenario) -> bool:
-    """The loop's `should_train_only`: no validation loop to run (clause 2)."""
-    return not _validation_enabled(s) or _val_batches(s) == 0
-
-
-def _val_check_batch(s: Scenario) -> int:
-    if isinstance(s.val_check_interval, int) and not isinstance(s.val_check_interval, bool):
-        return s.val_check_interval
-    return max(1, int(s.train_batches * s.val_check_interval))
-
-
 def _train(run: SimulatedFit, max_epochs: int) -> None:
     s = run.scenario
     try:
@@ -166,7 +146,7 @@ def _train(run: SimulatedFit, max_epochs: int) -> None:
 
 def _sanity_check(run: SimulatedFit) -> None:
     s = run.scenario
-    if s.num_sanity_val_steps and _validation_enabled(s) and _val_batches(s):
+    if s.num_sanity_val_steps and enable_validation(s) and val_batches(s):
         run.event("on_epoch_end", sanity=True)
         run.event("on_validation_end", sanity=True)
         for _ in run.checkpoints:
@@ -184,8 +164,8 @@ def _fail(run: SimulatedFit, where: str, batch: int = 0) -> None:
 def _train_epoch(run: SimulatedFit) -> None:
     s = run.scenario
     n, acc = s.train_batches, s.accumulate_grad_batches
-    eligible = _validation_enabled(s) and (run.epoch + 1) % s.check_val_every_n_epoch == 0
-    val_check_batch = _val_check_batch(s)
+    eligible = enable_validation(s) and (run.epoch + 1) % s.check_val_every_n_epoch == 0
+    check_every = val_check_batch(s)
     for i in range(n):
         _fail(run, "training_step", i)
         run.has_trained = True
@@ -194,7 +174,7 @@ def _train_epoch(run: SimulatedFit) -> None:
         # and only once its gradients are no longer accumulated
         if (i + 1) % acc == 0 or i + 1 == n:
             run.metrics[TRAIN_METRIC] = s.train_values[run.epoch]
-        if eligible and (i + 1) % val_check_batch == 0 and (i + 1) % n != 0:
+        if eligible and (i + 1) % check_every == 0 and (i + 1) % n != 0:
             _validation(run)  # mid-epoch validation
         boundary = (i + 1) % acc == 0
         if s.max_steps is not None and s.max_steps <= run.step + 1 and boundary:
@@ -203,7 +183,7 @@ def _train_epoch(run: SimulatedFit) -> None:
             break
         if boundary:
             run.step += 1
-    _epoch_end(run, eligible, (i + 1) % val_check_batch == 0 and (i + 1) % n == 0)
+    _epoch_end(run, eligible, (i + 1) % check_every == 0 and (i + 1) % n == 0)
     if (i + 1) % acc == 0 or i + 1 == n:
         run.step += 1
 
@@ -228,7 +208,7 @@ def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None
     # should_stop (possibly set just now) forces the epoch-end validation of an eligible epoch
     if eligible and (val_check_batch or run.should_stop):
         _validation(run)
-    if train_only(s):
+    if without_validation(s):
         # clause 2: once per completed epoch without a validation loop; callbacks first,
         # in Lightning's order (ModelCheckpoints last), then the LightningModule
         run.event(NEW_HOOK)
@@ -242,7 +222,7 @@ def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None
 
 def _validation(run: SimulatedFit) -> None:
     s = run.scenario
-    if not _val_batches(s):
+    if not val_batches(s):
         return  # run_evaluation skips without calling any hook
     _fail(run, "validation_step")
     run.metrics[VAL_METRIC] = s.val_values[run.val_runs]
@@ -378,5 +358,5 @@ def unchanged(scenario: Scenario) -> bool:
     argument is used. Upstream's train-end save is then never reachable: it goes through
     `on_validation_end` at the last step, which the last epoch's validation already handled.
     """
-    return (not train_only(scenario) and not scenario.uses_rfc_arguments
+    return (not without_validation(scenario) and not scenario.uses_rfc_arguments
             and all(getattr(scenario, key) == value for key, value in UNCHANGED.items()))

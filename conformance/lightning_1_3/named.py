@@ -1,10 +1,10 @@
 """Named scenarios: each behaviour the RFC series issue names, pinned so that it runs every time.
 
-They are the `@example`s of the property tests and the rows of the report.
+They are the rows of the report, and most are pinned on the families' checks (`families.py`).
 """
 from conformance import named as core
 from conformance.scenario import (
-    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
+    TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Scenario,
 )
 
 CONSTANT = core.CONSTANT
@@ -54,17 +54,9 @@ NAMED = {
                  save_last=True, trigger_on_train_end=True),)),
     ),
     **core.common("trigger_on_train_end does not save the last step twice",
-                  "exception in training_step, trigger_on_train_end"),
-    "KeyboardInterrupt in training_step, trigger_on_train_end": (
-        "train-end-not-after-failure",
-        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2),
-                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
-    ),
-    "resume from the train-end last.ckpt": (
-        "resume",
-        Scenario(max_epochs=3, check_val_every_n_epoch=2, resume_max_epochs=5, train_values=CONSTANT,
-                 checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
-    ),
+                  "exception in training_step, trigger_on_train_end",
+                  "KeyboardInterrupt in training_step, trigger_on_train_end",
+                  "resume from the train-end last.ckpt"),
     "validated every epoch, top-2 and last": (
         "unchanged",
         Scenario(num_sanity_val_steps=2, val_values=(3.0, 1.0, 2.0, 0.0),
@@ -82,6 +74,3 @@ TIMELINES = (
     "train end after a misaligned val_check_interval, default",
 )
 
-
-def named(*names: str) -> list:
-    return core.named(NAMED, *names)

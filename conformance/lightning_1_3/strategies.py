@@ -8,7 +8,8 @@ from dataclasses import replace
 from hypothesis import strategies as st
 
 from conformance import strategies as core
-from conformance.lightning_1_3.model import UNCHANGED, train_only, unchanged
+from conformance.lightning_1_3.model import UNCHANGED, unchanged
+from conformance.rules import without_validation
 from conformance.scenario import Checkpoint, Scenario
 
 MAX_EPOCHS = core.MAX_EPOCHS
@@ -16,24 +17,14 @@ MAX_EPOCHS = core.MAX_EPOCHS
 
 @st.composite
 def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
-    monitor = draw(st.sampled_from(monitors))
-    top_k = draw(st.sampled_from([None, -1, 0] if monitor is None else [None, -1, 0, 1, 2]))
+    monitored = core.monitored(draw, monitors, [None, -1, 0])
     steps = draw(st.sampled_from([None, None, 0, 1, 3]))
-    val_epochs = draw(st.sampled_from([None, 0, 1, 2]) if not steps else st.just(None))
-    train_epochs = None
-    trigger = None
-    if rfc:
-        train_epochs = draw(st.sampled_from([None, 0, 1, 2]) if not steps else st.sampled_from([None, 0]))
-        trigger = draw(st.sampled_from([None, False, True]))
     return Checkpoint(
-        monitor=monitor,
-        mode=draw(st.sampled_from(["min", "max"])),
-        save_top_k=top_k,
+        **monitored,
         save_last=draw(st.sampled_from([None, True])),
         every_n_train_steps=steps,
-        every_n_val_epochs=val_epochs,
-        every_n_train_epochs=train_epochs,
-        trigger_on_train_end=trigger,
+        every_n_val_epochs=draw(st.sampled_from([None, 0, 1, 2]) if not steps else st.just(None)),
+        **core.rfc_arguments(draw, rfc, steps),
     )
 
 
@@ -63,30 +54,13 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
                          check_on_train_epoch_end=st.booleans(), first_stop_step=0)
 
 
-def failing_scenarios() -> st.SearchStrategy:
-    return core.failing_scenarios(scenarios)
-
-
-@st.composite
-def resumed_scenarios(draw) -> Scenario:
+def resumed_scenarios() -> st.SearchStrategy:
     """Fit, then fit again from `last.ckpt` of the first callback with more epochs."""
-    validated = draw(st.booleans())
-    settings = draw(loop(validated))
-    settings.update(max_steps=None, min_epochs=None)
-    first = Checkpoint(save_last=True, trigger_on_train_end=draw(st.sampled_from([None, True])))
-    more = draw(st.integers(1, 2))
-    epochs = settings["max_epochs"] + more
-    return Scenario(
-        **settings,
-        checkpoints=(first,),
-        train_values=core.values(draw, epochs),
-        val_values=core.values(draw, epochs * (settings["train_batches"] + 1)),
-        resume_max_epochs=epochs,
-    )
+    return core.resumed_scenarios(loop, train_epochs=(), more_epochs=(1, 2), by_steps=False)
 
 
 def region(scenario: Scenario) -> str:
-    return core.region(scenario, train_only(scenario))
+    return core.region(scenario, without_validation(scenario))
 
 
 @st.composite

@@ -4,5 +4,6 @@
 without the series, what 2.6.6 shows); `harness.py` runs a scenario in a real 2.6 Trainer (one
 Trainer builder, one recorder, also used by `ddp.py` and the benchmarks); `strategies.py` draws
 2.6 scenarios and names their regions, the measured gaps G1-G3 included; `named.py` pins the
-report's rows; the `test_*.py` files are its families.
+report's rows; `families.py` declares the checks of its families, which the core's test modules
+run, and `test_api.py` checks the rest of its API.
 """

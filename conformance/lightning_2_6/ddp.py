@@ -24,7 +24,7 @@ from pathlib import Path
 from conformance import ddp as core
 from conformance.ddp import WORLD_SIZE, DDPRun, free_port
 from conformance.lightning_2_6 import harness
-from conformance.scenario import MODULE, NEW_HOOK, Scenario
+from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
 
 # how long a collective may wait, instead of torch's 30 minutes: ranks that disagree (one in a
 # broadcast, the other past it) then fail the test instead of hanging CI
@@ -79,6 +79,8 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
     DDP family checks. `root` must be an empty directory.
     """
     assert scenario.failure is None and scenario.resume_max_epochs is None
+    # the callbacks built here first: a target without an argument is NOT-APPLICABLE, not a failed fit
+    harness.checkpoint_callbacks(scenario, root, [])
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     env.pop("LOCAL_RANK", None)
     command = [sys.executable, "-m", __name__, json.dumps(scenario.to_dict()), str(root)]
@@ -90,7 +92,22 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
     return result
 
 
-__all__ = ["DDPRun", "MODULE", "NEW_HOOK", "WORLD_SIZE", "run"]
+# The DDP family (`conformance/test_ddp.py`). Train-only: G1, check_val_every_n_epoch=2 makes
+# 2.6.6 write nothing; the contract saves every epoch (save_top_k=-1). Early stopping: G2,
+# check_on_train_epoch_end=False; a constant metric with patience=1 stops at the end of epoch 1.
+# Train end: max_steps ends training after the first batch of epoch 1, with no epoch-end saves,
+# so the trigger is the only save; 2.6.6 has no trigger_on_train_end (NOT-APPLICABLE).
+FAMILY = core.Family(
+    train_only=Scenario(train_batches=2, limit_val_batches=0, max_epochs=3, check_val_every_n_epoch=2,
+                        checkpoints=(Checkpoint(save_top_k=-1),)),
+    early_stopping=Scenario(train_batches=2, limit_val_batches=0, max_epochs=4, checkpoints=(),
+                            train_values=(1.0, 1.0, 1.0, 1.0), early_stopping=EarlyStop(
+                                monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=False)),
+    train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
+        Checkpoint(every_n_epochs=0, save_last=True, trigger_on_train_end=True),)),
+    train_end_event=("on_train_end", 2, 4),  # 2.x has counted epoch 1 as done by on_train_end
+    clauses=dict(hook="ddp", checkpoints="ddp", early_stopping="ddp", train_end="ddp"),
+)
 
 if __name__ == "__main__":
     fit(Scenario.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2]))

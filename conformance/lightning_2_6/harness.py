@@ -36,6 +36,9 @@ pl = generation.lightning()
 Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
 _model_checkpoint_module = importlib.import_module(pl.__name__ + ".callbacks.model_checkpoint")
 MisconfigurationException = importlib.import_module(pl.__name__ + ".utilities.exceptions").MisconfigurationException
+# what `self.log` in the new hook raises (MisconfigurationException), as a `pytest.raises` match;
+# the words of on_validation_end's: "You can't `self.log()` inside `<hook>`"
+LOGGING_REFUSED = f"self.log\\(\\)` inside `{NEW_HOOK}`"
 
 TRACED_HOOKS = (
     "on_train_epoch_end",

@@ -17,7 +17,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from conformance.rules import Patience, Raised, TopK, early_stopping_check, versioned_name
+from conformance.rules import (
+    Patience, Raised, TopK, early_stopping_check, enable_validation, val_batches, val_check_batch,
+    versioned_name, without_validation,
+)
 from conformance.scenario import (
     FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, Event, Observation,
     Scenario, checkpoint_key,
@@ -149,31 +152,6 @@ class Run:
 
 
 # ---------------------------------------------------------------- the scenario's settings
-
-
-def enable_validation(s: Scenario) -> bool:
-    """`trainer.enable_validation`: a validation_step, a val dataloader and limit_val_batches > 0."""
-    return s.has_validation and s.limit_val_batches > 0
-
-
-def val_batches(s: Scenario) -> int:
-    """The number of validation batches of a run (0: the val dataloader yields none)."""
-    if not enable_validation(s):
-        return 0
-    if isinstance(s.limit_val_batches, int) and not isinstance(s.limit_val_batches, bool):
-        return min(s.limit_val_batches, s.val_batches)
-    return int(s.val_batches * s.limit_val_batches)
-
-
-def without_validation(s: Scenario) -> bool:
-    """A *run without validation* (the terms of the 2.6 contract)."""
-    return not enable_validation(s) or val_batches(s) == 0
-
-
-def val_check_batch(s: Scenario) -> int:
-    if isinstance(s.val_check_interval, int) and not isinstance(s.val_check_interval, bool):
-        return s.val_check_interval
-    return max(1, int(s.train_batches * s.val_check_interval))
 
 
 def _known_val_batches(run: Run) -> int:

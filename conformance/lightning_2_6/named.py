@@ -1,11 +1,11 @@
 """Named scenarios of the 2.6 generation: the measured gaps G1-G3 of the 2.6 series issue, the
 2.6.6 behaviour the series keeps, and the contract's corners, pinned so that they run every time.
 
-They are the `@example`s of the property tests and the rows of the report.
+They are the rows of the report, and most are pinned on the families' checks (`families.py`).
 """
 from conformance import named as core
 from conformance.scenario import (
-    FORCED_CALL, MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Observation, Scenario,
+    MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Scenario,
 )
 
 CONSTANT = core.CONSTANT
@@ -120,26 +120,25 @@ NAMED = {
         "checkpoint-missing-key",
         Scenario(limit_val_batches=0, checkpoints=(Checkpoint(monitor=MISSING_METRIC, save_last=True),)),
     ),
+    "G1: missing key, check_val_every_n_epoch=2 (2.6.6 never looks for it)": (
+        "checkpoint-missing-key",
+        Scenario(limit_val_batches=0, check_val_every_n_epoch=2, checkpoints=(Checkpoint(monitor=MISSING_METRIC),)),
+    ),
     **core.common("max_steps before the first validation, monitor=val_m",
                   "max_steps before the first validation, trigger_on_train_end",
                   "train-only epochs call only the hook, no on_validation_end",
-                  "exception in training_step, trigger_on_train_end"),
+                  "exception in training_step, trigger_on_train_end",
+                  "KeyboardInterrupt in training_step, trigger_on_train_end"),
     "KeyboardInterrupt -> SystemExit(1), save_on_exception and trigger_on_train_end": (
         "train-end-not-after-failure",
-        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2), limit_val_batches=0, checkpoints=(
+        Scenario(failure=core.INTERRUPT, limit_val_batches=0, checkpoints=(
             Checkpoint(save_last=True, save_on_exception=True, trigger_on_train_end=True),)),
     ),
     "KeyboardInterrupt -> SystemExit(1), save_on_exception": (
         "unchanged",
-        Scenario(failure=Failure(kind="interrupt", epoch=1, batch=2),
-                 checkpoints=(Checkpoint(save_last=True, save_on_exception=True),)),
+        Scenario(failure=core.INTERRUPT, checkpoints=(Checkpoint(save_last=True, save_on_exception=True),)),
     ),
-    "resume from the train-end last.ckpt": (
-        "resume",
-        Scenario(max_epochs=3, limit_val_batches=0, check_val_every_n_epoch=2, resume_max_epochs=5,
-                 train_values=CONSTANT,
-                 checkpoints=(Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
-    ),
+    **core.common("resume from the train-end last.ckpt"),
     "resume from the train-end last.ckpt with more max_steps": (
         "resume",
         Scenario(train_batches=3, max_epochs=4, max_steps=4, limit_val_batches=0, resume_max_epochs=4,
@@ -156,34 +155,3 @@ TIMELINES = (
     "G3: every_n_train_steps=3 over 8 steps, trigger_on_train_end",
 )
 
-
-def named(*names: str) -> list:
-    return core.named(NAMED, *names)
-
-
-# What a clause looks at, where that is less than the whole observation: a named row of such a
-# clause is compared in this view (its full observation still goes to the report).
-
-
-def validation_end_calls(observation: Observation) -> tuple:
-    """Clause 3: every `on_validation_end` call (the dispatched hook and ModelCheckpoint's)."""
-    return tuple(e for e in observation.trace if e[0].endswith("on_validation_end") or e[0].endswith(FORCED_CALL))
-
-
-def missing_key_outcome(observation: Observation) -> tuple:
-    """Clause 5: how fit ended, the warnings, and the files (no top-k file for the missing key)."""
-    return observation.raised, observation.warnings, observation.files, observation.best_model_paths
-
-
-def train_end(observation: Observation) -> tuple:
-    """Clause 7: what `on_train_end` did: the events from it on, the files and the callbacks' paths."""
-    trace = observation.trace
-    start = next((i for i, e in enumerate(trace) if e[0] == "on_train_end"), len(trace))
-    return trace[start:], observation.files, observation.best_model_paths, observation.last_model_paths
-
-
-VIEWS = {
-    "no-forced-validation-end": validation_end_calls,
-    "checkpoint-missing-key": missing_key_outcome,
-    "train-end-off-by-default": train_end,
-}

@@ -8,6 +8,7 @@ such, so that the suite can count how often each part was hit.
 from hypothesis import strategies as st
 
 from conformance import strategies as core
+from conformance import rules
 from conformance.lightning_2_6 import model
 from conformance.scenario import Checkpoint, Scenario
 
@@ -16,28 +17,18 @@ MAX_EPOCHS = core.MAX_EPOCHS
 
 @st.composite
 def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
-    monitor = draw(st.sampled_from(monitors))
-    top_k = draw(st.sampled_from([None, -1, 0, 1] if monitor is None else [None, -1, 0, 1, 2]))
+    monitored = core.monitored(draw, monitors, [None, -1, 0, 1])
     # at most one of the triggers (2.6: mutually exclusive)
     trigger = draw(st.sampled_from(["default", "default", "epochs", "steps"]))
     steps = draw(st.sampled_from([0, 1, 3])) if trigger == "steps" else None
-    epochs = draw(st.sampled_from([0, 1, 2])) if trigger == "epochs" else None
-    train_epochs = None
-    on_train_end = None
-    if rfc:
-        train_epochs = draw(st.sampled_from([None, 0, 1, 2]) if not steps else st.sampled_from([None, 0]))
-        on_train_end = draw(st.sampled_from([None, False, True]))
     return Checkpoint(
-        monitor=monitor,
-        mode=draw(st.sampled_from(["min", "max"])),
-        save_top_k=top_k,
+        **monitored,
         save_last=draw(st.sampled_from([None, True, "link"])),
         every_n_train_steps=steps,
-        every_n_epochs=epochs,
+        every_n_epochs=draw(st.sampled_from([0, 1, 2])) if trigger == "epochs" else None,
         save_on_train_epoch_end=draw(st.sampled_from([None, None, True, False])),
         save_on_exception=draw(st.sampled_from([None, None, True])),
-        every_n_train_epochs=train_epochs,
-        trigger_on_train_end=on_train_end,
+        **core.rfc_arguments(draw, rfc, steps),
     )
 
 
@@ -69,32 +60,9 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
                          check_on_train_epoch_end=st.sampled_from([None, True, False]), first_stop_step=1)
 
 
-def failing_scenarios() -> st.SearchStrategy:
-    return core.failing_scenarios(scenarios)
-
-
-@st.composite
-def resumed_scenarios(draw) -> Scenario:
+def resumed_scenarios() -> st.SearchStrategy:
     """Fit, then fit again from `last.ckpt` of the first callback with more epochs (or steps)."""
-    validated = draw(st.booleans())
-    settings = draw(loop(validated))
-    settings.update(max_steps=None, min_epochs=None)
-    first = Checkpoint(save_last=True, trigger_on_train_end=draw(st.sampled_from([None, True])),
-                       every_n_train_epochs=draw(st.sampled_from([None, 0])))
-    more = draw(st.integers(0, 2))
-    epochs = settings["max_epochs"] + more
-    steps = {}
-    if draw(st.booleans()):  # iteration-based: both fits end by max_steps
-        total = settings["max_epochs"] * settings["train_batches"]
-        first_steps = draw(st.integers(1, total))
-        steps = dict(max_steps=first_steps, resume_max_steps=first_steps + draw(st.integers(0, 4)))
-    return Scenario(
-        **{**settings, **steps},
-        checkpoints=(first,),
-        train_values=core.values(draw, epochs),
-        val_values=core.values(draw, epochs * (settings["train_batches"] + 1)),
-        resume_max_epochs=epochs,
-    )
+    return core.resumed_scenarios(loop, train_epochs=(None, 0), more_epochs=(0, 1, 2), by_steps=True)
 
 
 @st.composite
@@ -108,11 +76,11 @@ def nothing_trained(draw) -> Scenario:
 def region(scenario: Scenario) -> str:
     """A coarse name for the part of the scenario space a scenario is in; G1-G3 are the measured gaps."""
     s = scenario
-    extra = ["empty-val"] if model.enable_validation(s) and model.val_batches(s) == 0 else []
+    extra = ["empty-val"] if rules.enable_validation(s) and rules.val_batches(s) == 0 else []
     extra += sorted(model.gaps(s))
     if s.max_epochs == 0 or s.max_steps == 0:
         extra.append("nothing-trained")
-    return core.region(s, model.without_validation(s), extra)
+    return core.region(s, rules.without_validation(s), extra)
 
 
 @st.composite

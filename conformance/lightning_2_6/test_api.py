@@ -1,22 +1,17 @@
-"""Family: the API the series adds, checked directly (no generated scenarios)."""
+"""Family: the API the series adds to 2.6, beyond the hook's own (`conformance/test_hook_api.py`), checked directly."""
 import pytest
 import torch
 
-from conformance.lightning_2_6.harness import (
-    NEW_HOOK, Callback, MisconfigurationException, ModelCheckpoint, TrainOnlyModule, build_trainer, pl,
-)
+from conformance.lightning_2_6.harness import MisconfigurationException, ModelCheckpoint, TrainOnlyModule, build_trainer
 from conformance.outcomes import skip_not_applicable
+from conformance.rules import EVERY_N_TRAIN_EPOCHS_DEFAULTS
 from conformance.scenario import Scenario
-
-LambdaCallback = pl.callbacks.LambdaCallback
 
 TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
 
 
-def _fit(tmp_path, module, scenario=TRAIN_ONLY, **kwargs) -> "pl.Trainer":
-    trainer = build_trainer(scenario, tmp_path, kwargs.pop("callbacks", []), **kwargs)
-    trainer.fit(module)
-    return trainer
+def _fit(tmp_path, module, scenario=TRAIN_ONLY) -> None:
+    build_trainer(scenario, tmp_path, []).fit(module)
 
 
 def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
@@ -26,35 +21,6 @@ def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
         if "unexpected keyword argument" in str(exc):
             skip_not_applicable(exc)
         raise
-
-
-@pytest.mark.clause("hook-api")
-def test_hook_is_part_of_the_callback_and_module_api():
-    assert callable(getattr(Callback, NEW_HOOK, None))
-    assert callable(getattr(pl.LightningModule, NEW_HOOK, None))
-
-
-@pytest.mark.clause("hook-api")
-def test_lambda_callback_accepts_the_hook(tmp_path):
-    calls = []
-    try:
-        callback = LambdaCallback(**{NEW_HOOK: lambda trainer, module: calls.append(trainer.current_epoch)})
-    except TypeError as exc:
-        raise AssertionError(f"LambdaCallback refuses {NEW_HOOK}: {exc}") from exc
-    _fit(tmp_path, TrainOnlyModule(TRAIN_ONLY, []), callbacks=[callback])
-    assert calls == [0, 1]
-
-
-@pytest.mark.clause("hook-api")
-def test_logging_in_the_hook_is_refused(tmp_path):
-    class Logging(TrainOnlyModule):
-
-        def on_train_epoch_without_validation_end(self):
-            self.log("x", 1.0)
-
-    # as in on_validation_end: "You can't `self.log()` inside `<hook>`"
-    with pytest.raises(MisconfigurationException, match=f"self.log\\(\\)` inside `{NEW_HOOK}`"):
-        _fit(tmp_path, Logging(TRAIN_ONLY, []))
 
 
 class _LearningRates(TrainOnlyModule):
@@ -94,14 +60,9 @@ def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
 
 
 @pytest.mark.clause("checkpoint-train-only")
+# unset, it follows every_n_epochs (2.6's one epoch cadence)
 @pytest.mark.parametrize("kwargs,expected", [
-    (dict(), 1),
-    (dict(every_n_train_steps=2), 0),
-    (dict(every_n_train_steps=0), 0),
-    (dict(every_n_epochs=3), 3),
-    (dict(every_n_epochs=0), 0),
-    (dict(every_n_train_epochs=0), 0),
-    (dict(every_n_train_epochs=3), 3),
+    *EVERY_N_TRAIN_EPOCHS_DEFAULTS, (dict(every_n_epochs=3), 3), (dict(every_n_epochs=0), 0),
     (dict(every_n_epochs=2, every_n_train_epochs=1), 1),
 ])
 def test_every_n_train_epochs_default(tmp_path, kwargs, expected):

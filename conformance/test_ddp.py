@@ -1,0 +1,63 @@
+"""Family: runs without validation under torch.distributed (2 CPU processes, gloo).
+
+A DDP fit starts two processes and sets up gloo, so it costs several seconds: the family is the
+three fixed scenarios of the generation's `ddp.FAMILY`, each fitted once per test process. Each
+rank's trace comes back through files (`conformance/ddp.py`; how the ranks are started is the
+generation's `ddp.py`) and is compared with the single-process model: under DDP every rank runs
+the same loop on its shard of the data, so each rank's trace, its callbacks' state and the files
+on disk must be what `predict` says for one process seeing `train_batches` batches per epoch. On
+top of that: both ranks agree, and each checkpoint file is written once, by rank 0, and loads.
+
+What this family cannot show: the ranks log identical metrics, so it does not tell whether a
+stopping decision is reduced across ranks or merely coincides. Ranks that take different paths
+through collectives fail after the generation's `COLLECTIVE_TIMEOUT` rather than hanging.
+"""
+import pytest
+
+from conformance import ddp as core
+from conformance import generation
+
+DDP = generation.module("ddp")
+FAMILY = DDP.FAMILY
+predict = generation.module("model").predict
+
+
+@pytest.fixture
+def ddp_run(request, tmp_path_factory):
+    def fit(scenario):
+        # a directory of its own inside the test's tmp dir (1.3's ddp_spawn writes beside it)
+        root = tmp_path_factory.mktemp("ddp") / "run"
+        root.mkdir()
+        return DDP.run(scenario, root)
+
+    yield from core.counted_runs(request, generation.module("strategies").region, fit)
+
+
+@pytest.mark.clause(FAMILY.clauses["hook"])
+def test_hook_fires_on_every_rank_once_per_epoch(ddp_run):
+    scenario = FAMILY.train_only
+    core.assert_hook_fires_on_every_rank_once_per_epoch(ddp_run(scenario), scenario, predict(scenario))
+
+
+@pytest.mark.clause(FAMILY.clauses["checkpoints"])
+def test_checkpoints_written_once_by_rank_zero(ddp_run):
+    scenario = FAMILY.train_only
+    core.assert_checkpoints_written_once_by_rank_zero(ddp_run(scenario), scenario, predict(scenario))
+
+
+@pytest.mark.clause(FAMILY.clauses["early_stopping"])
+def test_early_stopping_stops_every_rank_at_the_same_epoch(ddp_run):
+    run = ddp_run(FAMILY.early_stopping)
+    expected = predict(FAMILY.early_stopping)
+    assert expected.stopped_epoch == 1 < FAMILY.early_stopping.max_epochs - 1
+    core.assert_every_rank_stops_at_the_same_epoch(run, expected)
+
+
+@pytest.mark.clause(FAMILY.clauses["train_end"])
+def test_train_end_save_happens_once(ddp_run):
+    run = ddp_run(FAMILY.train_end)  # upstream: NOT-APPLICABLE, ModelCheckpoint has no trigger_on_train_end
+    expected = predict(FAMILY.train_end)
+    # training ended by max_steps after the first batch of epoch 1 (global_step 3); the file holds
+    # the epoch and global_step Lightning stores, as the single-process model says
+    assert expected.files["ckpt0/last.ckpt"] == (2, 4)
+    core.assert_train_end_save_happens_once(run, expected, FAMILY.train_end_event)

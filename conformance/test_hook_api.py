@@ -1,0 +1,49 @@
+"""Family: the new hook's API, the same on every generation, checked directly (no generated scenarios).
+
+What else a generation adds to the API (ModelCheckpoint's arguments, the hook's place after the
+LR schedulers) is checked in its folder's `test_api.py`.
+"""
+import pytest
+
+from conformance import generation
+from conformance.scenario import NEW_HOOK, Scenario
+
+pl = generation.lightning()
+harness = generation.module("harness")
+TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
+
+
+def _fit(tmp_path, module, callbacks=()) -> None:
+    harness.build_trainer(TRAIN_ONLY, tmp_path, list(callbacks), max_epochs=TRAIN_ONLY.max_epochs).fit(module)
+
+
+@pytest.mark.clause("hook-api")
+def test_hook_is_part_of_the_callback_and_module_api():
+    assert callable(getattr(pl.Callback, NEW_HOOK, None))
+    assert callable(getattr(pl.LightningModule, NEW_HOOK, None))
+
+
+@pytest.mark.clause("hook-api")
+def test_lambda_callback_accepts_the_hook(tmp_path):
+    calls = []
+
+    def record(trainer, module):
+        calls.append(trainer.current_epoch)
+
+    try:
+        callback = pl.callbacks.LambdaCallback(**{NEW_HOOK: record})
+    except TypeError as exc:
+        raise AssertionError(f"LambdaCallback refuses {NEW_HOOK}: {exc}") from exc
+    _fit(tmp_path, harness.TrainOnlyModule(TRAIN_ONLY, []), [callback])
+    assert calls == [0, 1]
+
+
+@pytest.mark.clause("hook-api")
+def test_logging_in_the_hook_is_refused(tmp_path):
+    class Logging(harness.TrainOnlyModule):
+
+        def on_train_epoch_without_validation_end(self):
+            self.log("x", 1.0)
+
+    with pytest.raises(harness.MisconfigurationException, match=harness.LOGGING_REFUSED):
+        _fit(tmp_path, Logging(TRAIN_ONLY, []))
