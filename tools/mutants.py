@@ -6,9 +6,9 @@
 For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
 a tree = pristine sdist + the rfc series without that patch + compat, and run
 the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched,
-`-x`, the `explicit` hypothesis profile that runs only the pinned @example
-cases). The suite must fail there with at least one failed test; a mutant that
-passes ("survived") means a hole in the suite or a patch with no purpose.
+`-x`, the `explicit` hypothesis profile that runs only the pinned scenarios). The
+suite must fail there with at least one failed test; a mutant that passes
+("survived") means a hole in the suite or a patch with no purpose.
 
 A patch that changes no code (docs, CHANGELOG) is listed as "not a mutant".
 When a later rfc patch no longer applies without the one left out (a textual
@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series, detect, pristine
+from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import Patch, PatchsetError, load_series, narrow
 from tools.patchset.staging import Staging, apply_patch
-from tools.tables import markdown_table
+from tools.tables import markdown_table, print_verdict
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VERSION = "1.3.8"
@@ -178,9 +179,8 @@ def table(rows: list[Mutant]) -> str:
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="tools/mutants.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", default=DEFAULT_VERSION)
-    ap.add_argument("--patches", type=Path, default=REPO / "patches")
-    ap.add_argument("--cache", type=Path, default=REPO / "build" / "sdist",
-                    help="where the sdist is downloaded/reused (default: build/sdist)")
+    add_patches_option(ap)
+    add_cache_option(ap)
     ap.add_argument("--workdir", type=Path, default=REPO / "build" / "mutants",
                     help="trees and logs (replaced on each run; default: build/mutants)")
     ap.add_argument("--profile", default="explicit",
@@ -248,16 +248,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"      {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "
               f"log {work / (name + '.log')})", flush=True)
 
-    rows = [runs[0]] + mutants
-    print()
-    print(table(rows))
-    bad = [m for m in runs if m.result not in ("killed", "passed")]
-    if bad:
-        names = ", ".join("control" if m.patch is None else m.patch.number for m in bad)
-        print(f"\nFAILED: {names} (survived or errored); see the logs in {work}")
-        return 1
-    print(f"\nAll {len(runs) - 1} mutants killed; control passed.")
-    return 0
+    bad = ["control" if m.patch is None else m.patch.number for m in runs if m.result not in ("killed", "passed")]
+    return print_verdict(table([runs[0]] + mutants), bad, f"All {len(runs) - 1} mutants killed; control passed.",
+                         f"survived or errored; see the logs in {work}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Apply, import and the pinned @examples on every supported release of one generation.
+"""Apply, import and the pinned scenarios on every supported release of one generation.
 
     python -m tools.releases [--generation 1.3] [--workdir build/releases] [--only VERSION ...]
                              [--profile explicit] [-- EXTRA PYTEST ARGS]
@@ -14,7 +14,7 @@ patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
    Lightning and check that it is this release and has the new hook;
 3. examples: run the conformance suite against the tree (PYTHONPATH=<tree>,
    CONFORMANCE_TARGET=patched) with the `explicit` hypothesis profile: only
-   the pinned @example cases and the plain tests, checked against the
+   the pinned scenarios and the plain tests, checked against the
    expectation files of that release.
 
 All releases share the interpreter running this script (one venv with the
@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series, detect, pristine, sdist
+from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import PatchsetError, supported_versions
-from tools.tables import markdown_table
+from tools.tables import markdown_table, print_verdict
 
 REPO = Path(__file__).resolve().parents[1]
 IMPORT_CHECK = (
@@ -99,9 +100,8 @@ def _timed_check(version: str, dist: str, args: argparse.Namespace) -> tuple[str
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tools.releases", description=__doc__.split("\n\n")[0])
     ap.add_argument("--generation", default="1.3", help="the releases of this major.minor (default: 1.3)")
-    ap.add_argument("--patches", type=Path, default=REPO / "patches")
-    ap.add_argument("--cache", type=Path, default=REPO / "build" / "sdist",
-                    help="where the sdists are downloaded/reused (default: build/sdist)")
+    add_patches_option(ap)
+    add_cache_option(ap)
     ap.add_argument("--workdir", type=Path, default=REPO / "build" / "releases",
                     help="trees and logs (replaced on each run; default: build/releases)")
     ap.add_argument("--profile", default="explicit", help="hypothesis profile (default: explicit)")
@@ -140,14 +140,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = [rows[build] for build in builds]
 
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
-    print()
-    print(markdown_table(("sdist", "result", "detail", "time"), body))
-    failed = [v for v, s, _, _ in rows if s != "ok"]
-    if failed:
-        print(f"\nFAILED: {', '.join(failed)}")
-        return 1
-    print(f"\nAll {len(rows)} releases: applied, imported, pinned examples passed.")
-    return 0
+    return print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
+                         [v for v, s, _, _ in rows if s != "ok"],
+                         f"All {len(rows)} releases: applied, imported, pinned examples passed.")
 
 
 if __name__ == "__main__":

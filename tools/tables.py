@@ -1,4 +1,4 @@
-"""Plain-text Markdown tables, the one format the tools print their summaries in."""
+"""Plain-text Markdown tables, the one format the tools print their summaries in, and the verdict under them."""
 from typing import Sequence
 
 
@@ -10,3 +10,18 @@ def markdown_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
 
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
+def print_verdict(summary: str, failed: Sequence[str], passed: str, where: str = "") -> int:
+    """Print a tool's summary table and its last line; the tool's exit status (1: something failed).
+
+    `failed`: what failed, named; `passed`: the line when nothing did; `where`: where to look if something did.
+    """
+    print()
+    print(summary)
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}{'; ' + where if where else ''}")
+        return 1
+    print(f"\n{passed}")
+    return 0
+

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import sdist
-from .engine import DEFAULT_PATCHES, REPO_ROOT, SERIES_CHOICES, ApplyResult, apply_series
+from .engine import REPO_ROOT, SERIES_CHOICES, ApplyResult, apply_series
 from .layout import Layout, detect
+from .options import add_patches_option
 from .series import SHA_FILE, PatchsetError, supported_versions
 
 PROG = "apply.sh"
@@ -94,13 +95,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="which series to act on (default: all = rfc then compat)")
     ap.add_argument("--upto", metavar="PATCH",
                     help="push the rfc series up to and including PATCH (e.g. 0003), popping later ones")
-    ap.add_argument("--reverse", action="store_true",
-                    help="remove the patches, restoring the pristine tree")
+    ap.add_argument("--reverse", action="store_true", help="remove the patches, restoring the pristine tree")
     ap.add_argument("--check", action="store_true",
                     help="dry run: report what would happen, change nothing; "
                          "exit 0 iff the run would succeed")
-    ap.add_argument("--patches", metavar="DIR", type=Path, default=DEFAULT_PATCHES,
-                    help="patches root holding <version>/<series>/ (default: the repo's patches/)")
+    add_patches_option(ap)
     ap.add_argument("--release", metavar="VER",
                     help=f"without TARGET: which pinned release to fetch (default: {DEFAULT_RELEASE})")
     return ap.parse_args(argv)

@@ -28,6 +28,7 @@ from . import lint as lint_mod
 from . import pristine
 from .engine import apply_series
 from .gitcmd import clean_env, git, require_tool
+from .options import add_cache_option, add_patches_option
 from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
                      read_series, series_dir, supported_versions)
 
@@ -157,10 +158,8 @@ def _write_series(path: Path, names: list[str]) -> None:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog=PROG, description="Maintain the patch set (see patches/README.md).")
-    ap.add_argument("--patches", type=Path, default=REPO_ROOT / "patches", metavar="DIR",
-                    help="patches root (default: the repo's patches/)")
-    ap.add_argument("--cache", type=Path, default=REPO_ROOT / "build" / "sdist", metavar="DIR",
-                    help="where the sdist is downloaded/reused (default: build/sdist)")
+    add_patches_option(ap)
+    add_cache_option(ap)
     sub = ap.add_subparsers(dest="command", required=True)
     wt = sub.add_parser("worktree", help="create a git repo of the pristine release with series branches")
     wt.add_argument("version")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import PatchsetError, read_version
+from tools.patchset.options import add_patches_option
 from tools.patchset.series import load_series
 from tools.upstream import envlist, impact as impact_mod, runner, verdicts
 from tools.upstream.errors import ToolError
@@ -71,8 +72,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="reruns of each newly failing or changed test on both trees (default 3)")
     ap.add_argument("--jobs", "-n", type=int, default=2,
                     help="pytest-xdist workers (0: no xdist; default 2)")
-    ap.add_argument("--patches", type=Path, default=PROJECT / "patches",
-                    help="patches root (default: the project's patches/)")
+    add_patches_option(ap)
     ap.add_argument("--env-failures", type=Path, default=envlist.DEFAULT,
                     help="env-failure list (default: tools/upstream/env_failures.txt)")
     ap.add_argument("--install-requirements", action="store_true",
