@@ -21,7 +21,7 @@ from conformance.scenario import Scenario
 class Check:
     clause: str
     scenarios: st.SearchStrategy
-    examples: Tuple[Union[str, Scenario], ...] = ()  # a name in the generation's NAMED, or a scenario
+    pinned: Tuple[Union[str, Scenario], ...] = ()  # each a name in the generation's NAMED, or a scenario
     verdict: expect.Verdict = expect.conforms
 
 
@@ -30,24 +30,25 @@ def _checks() -> List[Tuple[str, str, Check]]:
             for name, check in checks.items()]
 
 
-def _pinned(example: Union[str, Scenario], index: int) -> Tuple[str, Scenario]:
-    if isinstance(example, str):
-        return example, generation.module("named").NAMED[example][1]
-    return f"example {index}", example
+def _label(pinned: Union[str, Scenario], index: int) -> Tuple[str, Scenario]:
+    """A pinned scenario's test id and scenario: a named one by its name, another by its place."""
+    if isinstance(pinned, str):
+        return pinned, generation.module("named").NAMED[pinned][1]
+    return f"scenario {index}", pinned
 
 
-def properties() -> list:
+def property_cases() -> list:
     """One pytest case a check: (family, check), marked with its clause."""
     return [pytest.param(family, check, marks=pytest.mark.clause(check.clause), id=f"{family}.{name}")
             for family, name, check in _checks()]
 
 
-def examples() -> list:
+def pinned_cases() -> list:
     """One pytest case a pinned scenario of a check: (family, check, scenario), marked with its clause."""
     cases = []
     for family, name, check in _checks():
-        for index, example in enumerate(check.examples):
-            label, scenario = _pinned(example, index)
+        for index, pinned in enumerate(check.pinned):
+            label, scenario = _label(pinned, index)
             cases.append(pytest.param(family, check, scenario, marks=pytest.mark.clause(check.clause),
                                       id=f"{family}.{name}: {label}"))
     return cases

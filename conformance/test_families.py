@@ -13,13 +13,13 @@ from conformance import families
 
 
 @pytest.mark.skipif(Phase.generate not in settings().phases, reason="the profile runs only the pinned scenarios")
-@pytest.mark.parametrize("family,check", families.properties())
+@pytest.mark.parametrize("family,check", families.property_cases())
 @given(data=st.data())
 def test_property(run_scenario, family, check, data):
     scenario = data.draw(check.scenarios, label="scenario")
     check.verdict(run_scenario(scenario), scenario, check.clause)
 
 
-@pytest.mark.parametrize("family,check,scenario", families.examples())
+@pytest.mark.parametrize("family,check,scenario", families.pinned_cases())
 def test_pinned(run_scenario, family, check, scenario):
     check.verdict(run_scenario(scenario), scenario, check.clause)
