@@ -142,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
     return print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
                          [v for v, s, _, _ in rows if s != "ok"],
-                         f"All {len(rows)} releases: applied, imported, pinned examples passed.")
+                         f"All {len(rows)} releases: applied, imported, pinned scenarios passed.")
 
 
 if __name__ == "__main__":
