@@ -164,6 +164,11 @@ def rfc_arguments(draw, rfc: bool, every_n_train_steps: Optional[int]) -> dict:
                 trigger_on_train_end=draw(st.sampled_from([None, False, True])))
 
 
+def without_callbacks(scenario: Scenario) -> Scenario:
+    """The scenario with no ModelCheckpoint and no EarlyStopping: the loop and its hooks alone."""
+    return Scenario(**{**scenario.__dict__, "checkpoints": (), "early_stopping": None})
+
+
 def monitors(validated: bool) -> list:
     """What a generated ModelCheckpoint may monitor: nothing, a logged metric or a missing key."""
     return [None, TRAIN_METRIC, MISSING_METRIC] + ([VAL_METRIC] if validated else [])

@@ -19,10 +19,6 @@ VALIDATED_UPSTREAM_ARGS = strategies.scenarios(validated=True, rfc=False)
 TRAIN_ONLY = strategies.scenarios(validated=False)
 
 
-def _without_callbacks(s: Scenario) -> Scenario:
-    return Scenario(**{**s.__dict__, "checkpoints": (), "early_stopping": None})
-
-
 def _monitoring_the_missing_key(every_n_val_epochs, how: str) -> Scenario:
     return Scenario(
         has_validation=how != "no validation_step",
@@ -67,7 +63,7 @@ CHECKS = {
     },
     "train-only": {
         "hook_fires_once_per_epoch_without_validation": Check(
-            "hook-train-only", TRAIN_ONLY.map(_without_callbacks),
+            "hook-train-only", TRAIN_ONLY.map(core.without_callbacks),
             (Scenario(has_validation=False, checkpoints=()), Scenario(limit_val_batches=0, checkpoints=()),
              Scenario(val_batches=0, num_sanity_val_steps=2, checkpoints=()))),
         "train_only_epochs_do_not_call_on_validation_end": Check(

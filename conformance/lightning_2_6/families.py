@@ -48,10 +48,6 @@ VIEWS = {
 }
 
 
-def _without_callbacks(s: Scenario) -> Scenario:
-    return Scenario(**{**s.__dict__, "checkpoints": (), "early_stopping": None})
-
-
 def _monitoring_the_missing_key(s: Scenario) -> Scenario:
     configs = tuple(Checkpoint(**{**c.__dict__, "monitor": MISSING_METRIC}) for c in s.checkpoints)
     return Scenario(**{**s.__dict__, "checkpoints": configs or (Checkpoint(monitor=MISSING_METRIC),)})
@@ -101,7 +97,7 @@ CHECKS = {
     },
     "train-only": {
         "hook_fires_once_per_epoch_without_validation": Check(
-            "hook-train-only", TRAIN_ONLY.map(_without_callbacks),
+            "hook-train-only", TRAIN_ONLY.map(core.without_callbacks),
             (Scenario(has_validation=False, checkpoints=()), Scenario(limit_val_batches=0, checkpoints=()),
              Scenario(val_batches=0, num_sanity_val_steps=2, checkpoints=()),
              "empty val dataloader, check_val_every_n_epoch=2, sanity check",
