@@ -6,15 +6,11 @@ LR schedulers) is checked in its folder's `test_api.py`.
 import pytest
 
 from conformance import generation
-from conformance.scenario import NEW_HOOK, Scenario
+from conformance.direct import TRAIN_ONLY, fit
+from conformance.scenario import NEW_HOOK
 
 pl = generation.lightning()
 harness = generation.module("harness")
-TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
-
-
-def _fit(tmp_path, module, callbacks=()) -> None:
-    harness.build_trainer(TRAIN_ONLY, tmp_path, list(callbacks), max_epochs=TRAIN_ONLY.max_epochs).fit(module)
 
 
 @pytest.mark.clause("hook-api")
@@ -34,7 +30,7 @@ def test_lambda_callback_accepts_the_hook(tmp_path):
         callback = pl.callbacks.LambdaCallback(**{NEW_HOOK: record})
     except TypeError as exc:
         raise AssertionError(f"LambdaCallback refuses {NEW_HOOK}: {exc}") from exc
-    _fit(tmp_path, harness.TrainOnlyModule(TRAIN_ONLY, []), [callback])
+    fit(tmp_path, harness.TrainOnlyModule(TRAIN_ONLY, []), [callback])
     assert calls == [0, 1]
 
 
@@ -46,4 +42,4 @@ def test_logging_in_the_hook_is_refused(tmp_path):
             self.log("x", 1.0)
 
     with pytest.raises(harness.MisconfigurationException, match=harness.LOGGING_REFUSED):
-        _fit(tmp_path, Logging(TRAIN_ONLY, []))
+        fit(tmp_path, Logging(TRAIN_ONLY, []))

@@ -5,17 +5,10 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+from conformance.direct import fit
 from conformance.lightning_1_3.harness import TrainOnlyModule
 from conformance.rules import EVERY_N_TRAIN_EPOCHS_DEFAULTS
 from conformance.scenario import NEW_HOOK, Scenario
-
-
-def _fit(tmp_path, module, **kwargs) -> "pl.Trainer":
-    kwargs.setdefault("checkpoint_callback", False)
-    trainer = pl.Trainer(default_root_dir=str(tmp_path), max_epochs=2, limit_val_batches=0, logger=False,
-                         progress_bar_refresh_rate=0, weights_summary=None, **kwargs)
-    trainer.fit(module)
-    return trainer
 
 
 @pytest.mark.clause("hook-api")
@@ -33,7 +26,7 @@ def test_hook_runs_after_the_epoch_lr_step(tmp_path):
         def on_train_epoch_without_validation_end(self):
             learning_rates.append(self.optimizers().param_groups[0]["lr"])
 
-    _fit(tmp_path, Recording(Scenario(), []))
+    fit(tmp_path, Recording(Scenario(), []))
     # StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
     assert learning_rates == pytest.approx([0.05, 0.025])
 
@@ -61,4 +54,4 @@ def test_trigger_on_train_end_is_off_by_default(tmp_path):
 def test_missing_key_error_names_the_key(tmp_path):
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path), monitor="never_logged")
     with pytest.raises(MisconfigurationException, match=r"ModelCheckpoint\(monitor='never_logged'\) not found"):
-        _fit(tmp_path, TrainOnlyModule(Scenario(), []), callbacks=[checkpoint], checkpoint_callback=True)
+        fit(tmp_path, TrainOnlyModule(Scenario(), []), [checkpoint], checkpoint_callback=True)

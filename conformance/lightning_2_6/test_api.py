@@ -2,17 +2,11 @@
 import pytest
 import torch
 
-from conformance.lightning_2_6.harness import MisconfigurationException, ModelCheckpoint, TrainOnlyModule, build_trainer
+from conformance.direct import TRAIN_ONLY, fit
+from conformance.lightning_2_6.harness import MisconfigurationException, ModelCheckpoint, TrainOnlyModule
 from conformance.outcomes import skip_not_applicable
 from conformance.rules import EVERY_N_TRAIN_EPOCHS_DEFAULTS
 from conformance.scenario import Scenario
-
-TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
-
-
-def _fit(tmp_path, module, scenario=TRAIN_ONLY) -> None:
-    build_trainer(scenario, tmp_path, []).fit(module)
-
 
 def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
     try:
@@ -45,7 +39,7 @@ class _LearningRates(TrainOnlyModule):
 @pytest.mark.clause("hook-train-only")
 def test_hook_runs_after_the_epoch_lr_step(tmp_path):
     module = _LearningRates(plateau=False)
-    _fit(tmp_path, module)
+    fit(tmp_path, module)
     # StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
     assert module.seen == pytest.approx([0.05, 0.025])
 
@@ -54,7 +48,7 @@ def test_hook_runs_after_the_epoch_lr_step(tmp_path):
 def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
     module = _LearningRates(plateau=True)
     module.scenario = Scenario(limit_val_batches=0, max_epochs=3, checkpoints=(), train_values=(1.0, 1.0, 1.0))
-    _fit(tmp_path, module, scenario=module.scenario)
+    fit(tmp_path, module, scenario=module.scenario)
     # the plateau scheduler has seen the epoch's train_m before the hook: no change after epoch 0, halved after
     assert module.seen == pytest.approx([0.1, 0.05, 0.025])
 
