@@ -134,7 +134,7 @@ def _summarize_outcomes(terminalreporter, config) -> None:
     terminalreporter.section(f"conformance outcomes on {where}")
     expected = config._conformance_expected
     for clause, result in sorted(_results.items()):
-        want = expected.get(clause, (outcomes.PASS, ""))[0]
+        want = outcomes.expected_of(expected, clause)
         mark = "" if result.outcome == want else "   <- UNEXPECTED"
         terminalreporter.write_line(f"{clause:28} {result.outcome:15} (expected {want}){mark}")
     if found:
@@ -153,7 +153,7 @@ def _write_json(path: Path, config) -> None:
     for clause, result in _results.items():
         clauses[clause] = {
             "outcome": result.outcome, "tests": result.tests,
-            "expected": expected.get(clause, (outcomes.PASS, ""))[0],
+            "expected": outcomes.expected_of(expected, clause),
             "reason": outcomes.reason_of(expected, clause),
             "observations": _observations.get(clause, {}),
         }

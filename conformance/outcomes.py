@@ -106,10 +106,15 @@ def unexpected(results: Dict[str, ClauseResult], expected: Dict[str, tuple]) -> 
     """Every clause whose outcome is not the expected one (unlisted clauses expect PASS)."""
     found = []
     for clause, result in sorted(results.items()):
-        want = expected.get(clause, (PASS, ""))[0]
+        want = expected_of(expected, clause)
         if result.outcome != want:
             found.append(Unexpected(clause, want, result.outcome, tuple(sorted(result.tests.items()))))
     return found
+
+
+def expected_of(expected: Dict[str, tuple], clause: str) -> str:
+    """The outcome a clause is expected to have: the file's, or PASS where the file does not list it."""
+    return expected.get(clause, (PASS, ""))[0]
 
 
 def reason_of(expected: Dict[str, tuple], clause: str) -> Optional[str]:
