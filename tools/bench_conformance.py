@@ -71,8 +71,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from conformance import strategies as core_strategies  # noqa: E402
-
 from conformance.scenario import NEW_HOOK, Scenario, checkpoint_key  # noqa: E402
+from tools.tables import spread  # noqa: E402
 
 pl = generation.lightning()
 Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
@@ -236,10 +236,6 @@ def measure(sets: Dict[str, List[Scenario]], rounds: int, base: Path) -> Dict[st
 
 
 # --- report ------------------------------------------------------------------------------
-
-def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
-    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
-
 
 def row(name: str, result: SetResult) -> str:
     n = result.count

@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
+from tools.patchset.engine import REPO_ROOT
+from tools.tables import spread
+
 WORKLOADS = ("train-only", "validated", "train-only+ckpt", "validated+ckpt")
 # Scenario fields of each torch.save scenario (4 train batches, 2 val batches, no sanity check)
 SAVE_SCENARIOS: Dict[str, dict] = {
@@ -243,8 +245,8 @@ def worker(args: argparse.Namespace) -> int:
 def patches_stamp() -> str:
     """A digest of patches/, so that a cached tree is rebuilt when the patch set changes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in (REPO / "patches").rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for p in (REPO_ROOT / "patches").rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -258,7 +260,7 @@ def build_tree(version: str, series: str, dest: Path) -> Path:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "tools.patchset.maintain", "tree", version, str(dest),
-                    "--series", series], check=True, cwd=REPO, stdout=sys.stderr)
+                    "--series", series], check=True, cwd=REPO_ROOT, stdout=sys.stderr)
     stamp_file.write_text(stamp)
     return dest
 
@@ -268,7 +270,7 @@ def trees(args: argparse.Namespace) -> Dict[str, Path]:
         sys.exit("give both --patched and --pristine, or neither")
     if args.patched:
         return {"pristine": Path(args.pristine).resolve(), "patched": Path(args.patched).resolve()}
-    cache = REPO / "build" / "bench"
+    cache = REPO_ROOT / "build" / "bench"
     return {"pristine": build_tree(args.version, "compat", cache / f"{args.version}-compat"),
             "patched": build_tree(args.version, "all", cache / f"{args.version}-all")}
 
@@ -277,7 +279,7 @@ def run_worker(tree: Path, kind: str, args: argparse.Namespace) -> dict:
     from tools.patchset import detect
 
     root = tree / detect(tree).import_root
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(REPO)]), PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(REPO_ROOT)]), PYTHONWARNINGS="ignore")
     command = [sys.executable, "-m", "tools.bench_overhead", "--worker", kind, "--epochs", str(args.epochs),
                "--threads", str(args.threads), "--repeat", str(args.repeat)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
@@ -297,10 +299,6 @@ def measure(paths: Dict[str, Path], args: argparse.Namespace) -> Dict[str, List[
     return results
 
 
-def spread(values: Sequence[float], fmt: str = "{:.3f}") -> str:
-    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
-
-
 def print_timing(results: Dict[str, List[dict]], metric: str, title: str) -> None:
     print(f"\n{title}")
     print(f"{'workload':<17} {'pristine ms':>10} {'patched ms':>10}  {'ratio patched/pristine':<22}"
@@ -310,7 +308,7 @@ def print_timing(results: Dict[str, List[dict]], metric: str, title: str) -> Non
         patched = [r[workload][metric] for r in results["patched"]]
         ratios = [p / q for p, q in zip(patched, pristine)]
         line = (f"{workload:<17} {statistics.median(pristine) * 1000:>10.3f} {statistics.median(patched) * 1000:>10.3f}"
-                f"  {spread(ratios):<22}")
+                f"  {spread(ratios, '{:.3f}'):<22}")
         if metric == "dispatch":
             calls = [statistics.median(r[workload]["calls"] for r in results[name]) for name in ("pristine", "patched")]
             line += f"  {calls[0]:.2f}, {calls[1]:.2f}"

@@ -24,10 +24,8 @@ control passed and every mutant was killed.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -35,13 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from conformance.outcomes import OUTCOMES
+from tools.in_tree import run_in_tree
 from tools.patchset import apply_series, detect, pristine
+from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import Patch, PatchsetError, load_series, narrow
 from tools.patchset.staging import Staging, apply_patch
 from tools.tables import markdown_table, print_verdict
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VERSION = "1.3.8"
 # pytest exit codes (pytest.ExitCode) that are not "tests ran and some failed"
 EXIT_MEANING = {0: "all tests passed", 2: "interrupted (collection error?)", 3: "pytest internal error",
@@ -102,19 +102,14 @@ def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Pa
 def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
               extra: Sequence[str]) -> tuple[int, str]:
     """Run the conformance suite on the tree importable from `tree`; (pytest exit code, first failing test or '')."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
-    env["CONFORMANCE_TARGET"] = "patched"
     cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider",
            f"--junitxml={junit}", *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
-    with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
-    return proc.returncode, first_failure(junit) or first_unexpected(log)
+    return run_in_tree(cmd, tree, log), first_failure(junit) or first_unexpected(log)
 
 
-# a line of the conformance suite's "unexpected results" summary (conformance/outcomes.py)
-UNEXPECTED = re.compile(r"^([\w-]+): expected (PASS|FAIL|NOT-APPLICABLE), got (PASS|FAIL|NOT-APPLICABLE)$")
+# a line of the conformance suite's "unexpected results" summary (`outcomes.Unexpected.lines`)
+_OUTCOME = "|".join(map(re.escape, OUTCOMES))
+UNEXPECTED = re.compile(rf"^([\w-]+): expected ({_OUTCOME}), got ({_OUTCOME})$")
 
 
 def first_unexpected(log: Path) -> str:
@@ -181,7 +176,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--version", default=DEFAULT_VERSION)
     add_patches_option(ap)
     add_cache_option(ap)
-    ap.add_argument("--workdir", type=Path, default=REPO / "build" / "mutants",
+    ap.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "mutants",
                     help="trees and logs (replaced on each run; default: build/mutants)")
     ap.add_argument("--profile", default="explicit",
                     help="hypothesis profile (default: explicit; empty: pass none)")

@@ -28,19 +28,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tools.in_tree import run_in_tree
 from tools.patchset import apply_series, detect, pristine, sdist
+from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import PatchsetError, supported_versions
 from tools.tables import markdown_table, print_verdict
 
-REPO = Path(__file__).resolve().parents[1]
 IMPORT_CHECK = (
     "import importlib, sys\n"
     "from packaging.version import Version\n"
@@ -51,15 +51,6 @@ IMPORT_CHECK = (
     "assert hasattr(pl.Callback, 'on_train_epoch_without_validation_end'), 'the rfc hook is missing'\n"
     "print('Lightning', pl.__version__, 'from', pl.__file__)\n"
 )
-
-
-def run_in_tree(cmd: Sequence[str], tree: Path, log: Path) -> int:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
-    env["CONFORMANCE_TARGET"] = "patched"
-    with open(log, "w", encoding="utf-8") as fh:
-        return subprocess.run(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL).returncode
 
 
 def last_line(log: Path) -> str:
@@ -102,7 +93,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--generation", default="1.3", help="the releases of this major.minor (default: 1.3)")
     add_patches_option(ap)
     add_cache_option(ap)
-    ap.add_argument("--workdir", type=Path, default=REPO / "build" / "releases",
+    ap.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "releases",
                     help="trees and logs (replaced on each run; default: build/releases)")
     ap.add_argument("--profile", default="explicit", help="hypothesis profile (default: explicit)")
     ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")

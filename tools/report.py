@@ -22,9 +22,9 @@ from typing import Dict, List, Optional, Tuple
 from conformance.clauses import CLAUSES
 from conformance.generation import GENERATIONS
 from conformance.outcomes import NOT_APPLICABLE, PASS
+from tools.patchset.engine import REPO_ROOT
 from tools.patchset.series import normalize_version
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("upstream", "patched")
 # the release whose columns the report shows, per generation
 PRIMARY = {"1.3": "1.3.8", "2.6": "2.6.6"}
@@ -188,7 +188,8 @@ def render(results: Dict[Column, dict]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--build", type=Path, default=ROOT / "build", help="where the JSON files are (default: build/)")
+    parser.add_argument("--build", type=Path, default=REPO_ROOT / "build",
+                        help="where the JSON files are (default: build/)")
     parser.add_argument("--output", type=Path, help="report path (default: BUILD/report.md)")
     args = parser.parse_args(argv)
     results = load(args.build)

@@ -1,4 +1,5 @@
 """Plain-text Markdown tables, the one format the tools print their summaries in, and the verdict under them."""
+import statistics
 from typing import Sequence
 
 
@@ -10,6 +11,11 @@ def markdown_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
 
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """A measured figure as `median [min-max]`, each formatted with `fmt`."""
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
 
 
 def print_verdict(summary: str, failed: Sequence[str], passed: str, where: str = "") -> int:

@@ -32,7 +32,6 @@ from .options import add_cache_option, add_patches_option
 from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
                      read_series, series_dir, supported_versions)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PROG = "python3 -m tools.patchset.maintain"
 # the exact flags of patches/README.md; patches are never produced any other way
 FORMAT_PATCH = ["format-patch", "--no-signature", "--zero-commit", "--no-numbered", "--suffix=.diff"]

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import PatchsetError, read_version
+from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_patches_option
 from tools.patchset.series import load_series
 from tools.upstream import envlist, impact as impact_mod, runner, verdicts
@@ -49,7 +50,6 @@ from tools.upstream.generations import Generation, detect
 from tools.upstream.results import Results, ResultsError, counts
 from tools.upstream.runner import CLOCK, Tree, fmt_secs, say
 
-PROJECT = Path(__file__).resolve().parents[2]
 NO_SRC = ("LIGHTNING_SRC is not set: Lightning's own tests need a git checkout with tests/; "
           "CI has none")
 
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def install_requirements(gen: Generation) -> None:
-    req = PROJECT / gen.requirements
+    req = REPO_ROOT / gen.requirements
     say("setup", f"pip install -r {gen.requirements}")
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", str(req)],
                           capture_output=True, text=True)
