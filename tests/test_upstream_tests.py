@@ -175,12 +175,12 @@ def test_ids():
 
 
 def test_normalise_paths_tmp_dirs_addresses_pids_ports():
-    trees = ["/work/u/pristine-compat", "/work/u/patched-compat"]
+    trees = ["/srv/ci/pristine-compat", "/srv/ci/patched-compat"]
     a = ("[Errno 2] No such file: '/tmp/pytest-of-root/pytest-11/popen-gw1/test_a0/x.ckpt' "
-         "at 0x7f3a2b1c pid 4242 on 127.0.0.1:29500 in /work/u/pristine-compat/pl/x.py "
+         "at 0x7f3a2b1c pid 4242 on 127.0.0.1:29500 in /srv/ci/pristine-compat/pl/x.py "
          "and /tmp/tmpab12cd34/y")
     b = ("[Errno 2] No such file: '/tmp/pytest-of-ci/pytest-3/popen-gw1/test_a0/x.ckpt' "
-         "at 0x55d0 pid 17 on 127.0.0.1:40001 in /work/u/patched-compat/pl/x.py "
+         "at 0x55d0 pid 17 on 127.0.0.1:40001 in /srv/ci/patched-compat/pl/x.py "
          "and /tmp/tmpzz99yy88/y")
     assert verdicts.normalise(a, trees) == verdicts.normalise(b, trees)
     assert verdicts.normalise(a, trees) == (
