@@ -510,6 +510,20 @@ def test_settle_flaky_only_on_evidence():
     assert not cmp.ok
 
 
+def test_settle_keeps_an_impacted_test_that_fails_steadily():
+    # changed by the series and failing on both trees for the same reason, on every rerun too:
+    # a steady failure, not a flaky one
+    steady = F("AssertionError", "still")
+    base, new = {"t.py::impacted": steady}, {"t.py::impacted": steady}
+    cmp = verdicts.compare(base, new, synthetic_impact(changed={1: {"t.py::impacted"}}), [])
+    assert cmp.impacted_failing == ["t.py::impacted"]
+    verdicts.settle(cmp, base, new, [dict(base)] * 3, [dict(new)] * 3)
+    assert cmp.impacted_failing == ["t.py::impacted"] and cmp.flaky == {}
+    assert not cmp.ok
+    verdicts.settle(cmp, base, new, [dict(base)], [{"t.py::impacted": P}])
+    assert cmp.flaky == {"t.py::impacted": "passes on patched rerun 1 of 1"} and cmp.ok
+
+
 def test_judge_prefix_break_and_deferred():
     base = {"t.py::old": P, "t.py::later": P, "t.py::now": P}
     imp = synthetic_impact(changed={1: {"t.py::now"}, 3: {"t.py::later"}},

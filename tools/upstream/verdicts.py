@@ -207,9 +207,12 @@ def settle(cmp: Comparison, base: Results, new: Results, base_reruns: Sequence[R
 def flaky_reason(nid: str, base: Results, new: Results, base_reruns: Sequence[Results],
                  new_reruns: Sequence[Results], roots: Sequence[str] = ()) -> str:
     """Why `nid` counts as flaky ("" if it does not): it also fails on a pristine rerun (for a
-    test that did not fail there), passes on a patched rerun, or (failing on both) the
-    pristine and patched reasons are seen on the other tree in a rerun."""
+    test that did not fail there), passes on a patched rerun, or (a changed test: failing on
+    both, for different reasons) the pristine and patched reasons are seen on the other tree
+    in a rerun. An impacted test that fails on both for the same reason is flaky only if it
+    passes on a patched rerun: its reruns failing that way again are what a steady failure does."""
     b, n = base.get(nid), new.get(nid)
+    changed = b is not None and n is not None and b.failed and n.failed and not same_failure(b, n, roots)
     for i, res in enumerate(new_reruns, 1):
         o = res.get(nid)
         if o is not None and o.passed:
@@ -220,11 +223,11 @@ def flaky_reason(nid: str, base: Results, new: Results, base_reruns: Sequence[Re
             continue
         if b is None or not b.failed:
             return f"also fails on pristine rerun {i} of {len(base_reruns)}: {o.exc_type or o.status}"
-        if n is not None and same_failure(o, n, roots):
+        if changed and same_failure(o, n, roots):
             return f"pristine rerun {i} fails as patched does: {o.exc_type}"
     for i, res in enumerate(new_reruns, 1):
         o = res.get(nid)
-        if b is not None and b.failed and o is not None and same_failure(o, b, roots):
+        if changed and o is not None and same_failure(o, b, roots):
             return f"patched rerun {i} fails as pristine does: {o.exc_type}"
     return ""
 
