@@ -8,14 +8,14 @@ only its generation has. The mixins use nothing of the Trainer but `current_epoc
 that they pickle for the DDP runners.
 """
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from conformance.scenario import (
-    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, Observation,
-    Scenario, checkpoint_key,
+    FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Event, NotApplicable,
+    Observation, Scenario, checkpoint_key,
 )
 
 
@@ -117,6 +117,26 @@ class ValidatedHooks:
         if batch_idx == 0:
             fail(self.scenario, "validation_step", self.current_epoch)
         self.log(VAL_METRIC, self.scenario.val_values[self.val_runs], **self.LOG_KWARGS)
+
+
+def scenario_callbacks(scenario: Scenario, root: Path, trace: List[Event], checkpoint: Callable,
+                       early_stopping: Callable) -> tuple:
+    """(the scenario's ModelCheckpoints, its EarlyStopping list), built with the generation's
+    classes: `checkpoint(trace, dirpath=<root>/ckpt<i>, ...)` (a `RecordsForcedCalls` subclass).
+
+    Construction is part of the run: a target without an argument the scenario passes (upstream
+    has none of the contract's) rejects it here, which makes the scenario not applicable.
+    """
+    checkpoints = []
+    for i, config in enumerate(scenario.checkpoints):
+        try:
+            checkpoints.append(checkpoint(trace, dirpath=str(root / checkpoint_key(i, "")), **config.kwargs()))
+        except TypeError as exc:
+            if "unexpected keyword argument" in str(exc):
+                raise NotApplicable(f"ModelCheckpoint: {exc}") from exc
+            raise
+    es = scenario.early_stopping
+    return checkpoints, [early_stopping(**es.kwargs())] if es else []
 
 
 def checkpoint_files(root: Path, count: int) -> Dict[str, tuple]:

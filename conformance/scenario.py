@@ -89,6 +89,11 @@ class Scenario:
     def uses_rfc_arguments(self) -> bool:
         return any(c.uses_rfc_arguments for c in self.checkpoints)
 
+    @property
+    def resumed_max_steps(self) -> Optional[int]:
+        """The max_steps of the resumed fit: `resume_max_steps`, or the first fit's."""
+        return self.max_steps if self.resume_max_steps is None else self.resume_max_steps
+
     def loop_kwargs(self) -> Dict[str, object]:
         """The Trainer arguments of the loop that every generation passes as they are."""
         return dict(

@@ -22,9 +22,9 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException  # 
 
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
     InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
-    fail, record_end,
+    fail, record_end, scenario_callbacks,
 )
-from conformance.scenario import NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key
+from conformance.scenario import NEW_HOOK, Event, Observation, Scenario, checkpoint_key
 
 # what `self.log` in the new hook raises (MisconfigurationException), as a `pytest.raises` match
 LOGGING_REFUSED = f"{NEW_HOOK} function doesn't support logging"
@@ -89,19 +89,9 @@ def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: i
 
 
 def make_callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
-    """(recorder, checkpoint callbacks, early stopping list) of a scenario.
-
-    Construction is part of the run: a target without an argument the scenario passes
-    (upstream has no RFC arguments) rejects it here, which makes the scenario not applicable.
-    """
-    try:
-        checkpoints = [RecordingModelCheckpoint(trace, dirpath=str(root / checkpoint_key(i, "")), **config.kwargs())
-                       for i, config in enumerate(scenario.checkpoints)]
-    except TypeError as exc:
-        if "unexpected keyword argument" not in str(exc):
-            raise
-        raise NotApplicable(str(exc)) from exc
-    early_stopping = [EarlyStopping(**scenario.early_stopping.kwargs())] if scenario.early_stopping else []
+    """(recorder, checkpoint callbacks, early stopping list) of a scenario; NotApplicable where
+    the target lacks an argument of it (`recording.scenario_callbacks`)."""
+    checkpoints, early_stopping = scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping)
     return Recorder(scenario, trace), checkpoints, early_stopping
 
 

@@ -12,8 +12,6 @@ from conformance.lightning_1_3.model import UNCHANGED, unchanged
 from conformance.rules import without_validation
 from conformance.scenario import Checkpoint, Scenario
 
-MAX_EPOCHS = core.MAX_EPOCHS
-
 
 @st.composite
 def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:

@@ -61,8 +61,8 @@ def fit(scenario: Scenario, root: Path) -> None:
 
     trace = RankTrace(root)
     _record_writes(trace)
-    callbacks = ([harness.Recorder(scenario, trace)] + harness.checkpoint_callbacks(scenario, root, trace)
-                 + harness.early_stopping_callbacks(scenario))
+    checkpoints, early_stopping = harness.callbacks(scenario, root, trace)
+    callbacks = [harness.Recorder(scenario, trace)] + checkpoints + early_stopping
     harness.pl.seed_everything(0, verbose=False)
     trainer = harness.build_trainer(
         scenario, root, callbacks,
@@ -80,7 +80,7 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
     """
     assert scenario.failure is None and scenario.resume_max_epochs is None
     # the callbacks built here first: a target without an argument is NOT-APPLICABLE, not a failed fit
-    harness.checkpoint_callbacks(scenario, root, [])
+    harness.callbacks(scenario, root, [])
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     env.pop("LOCAL_RANK", None)
     command = [sys.executable, "-m", __name__, json.dumps(scenario.to_dict()), str(root)]

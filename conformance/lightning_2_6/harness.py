@@ -2,8 +2,7 @@
 
 This module is the 2.6 generation's one Trainer builder (`build_trainer`) and one recorder
 (`Recorder`, `RecordingModelCheckpoint`); the single-process harness (`observe`), the DDP
-runner (`ddp.py`) and the benchmarks all use them. It also defines the trace vocabulary
-that the model and the DDP runner import.
+runner (`ddp.py`) and the benchmarks all use them.
 
 The observation is built from a recording callback (first in the callback list, so it sees
 each hook before the callbacks under test), a recording ModelCheckpoint subclass (it shows
@@ -25,10 +24,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from conformance import generation
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
     InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
-    fail, record_end,
+    fail, record_end, scenario_callbacks,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
-    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key,
+    NEW_HOOK, Event, Observation, Scenario, checkpoint_key,
 )
 
 # the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
@@ -39,14 +38,6 @@ MisconfigurationException = importlib.import_module(pl.__name__ + ".utilities.ex
 # what `self.log` in the new hook raises (MisconfigurationException), as a `pytest.raises` match;
 # the words of on_validation_end's: "You can't `self.log()` inside `<hook>`"
 LOGGING_REFUSED = f"self.log\\(\\)` inside `{NEW_HOOK}`"
-
-TRACED_HOOKS = (
-    "on_train_epoch_end",
-    "on_validation_end",
-    NEW_HOOK,
-    "on_train_end",
-    "on_exception",
-)
 
 
 def raised_name(exc: BaseException) -> str:
@@ -78,10 +69,7 @@ def _warning_keys(caught) -> Tuple[str, ...]:
 
 class Recorder(RecorderHooks, Callback):
     """Records the traced hooks (the core's, and `on_exception`); also injects callback failures and
-    `should_stop`.
-
-    Plain methods (no per-instance closures), so that it pickles for the DDP runner.
-    """
+    `should_stop`."""
 
     def on_exception(self, trainer, pl_module, exception):
         self.trace.append(event(trainer, "on_exception"))
@@ -91,22 +79,10 @@ class RecordingModelCheckpoint(RecordsForcedCalls, ModelCheckpoint):
     """ModelCheckpoint that records its `on_validation_end` calls."""
 
 
-def checkpoint_callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> List[ModelCheckpoint]:
-    """The scenario's ModelCheckpoints; an argument the target lacks makes the scenario not applicable."""
-    callbacks = []
-    for i, config in enumerate(scenario.checkpoints):
-        try:
-            callbacks.append(RecordingModelCheckpoint(trace, dirpath=str(root / f"ckpt{i}"), **config.kwargs()))
-        except TypeError as exc:
-            if "unexpected keyword argument" in str(exc):
-                raise NotApplicable(f"ModelCheckpoint: {exc}") from exc
-            raise
-    return callbacks
-
-
-def early_stopping_callbacks(scenario: Scenario) -> List[EarlyStopping]:
-    es = scenario.early_stopping
-    return [EarlyStopping(**es.kwargs())] if es else []
+def callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
+    """(the scenario's ModelCheckpoints, its EarlyStopping list); NotApplicable where the target
+    lacks an argument of it (`recording.scenario_callbacks`)."""
+    return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping)
 
 
 # ---------------------------------------------------------------- the modules
@@ -167,8 +143,8 @@ def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: O
 
 def checkpoint_links(root: Path, count: int) -> Dict[str, str]:
     """Where each `save_last="link"` symlink points (a file name in the same folder)."""
-    return {checkpoint_key(i, path.name): Path(path.readlink()).name
-            for i in range(count) for path in sorted((root / f"ckpt{i}").glob("*.ckpt")) if path.is_symlink()}
+    return {checkpoint_key(i, path.name): Path(path.readlink()).name for i in range(count)
+            for path in sorted((root / checkpoint_key(i, "")).glob("*.ckpt")) if path.is_symlink()}
 
 
 def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[int],
@@ -177,8 +153,7 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[in
     n = len(scenario.checkpoints)
     obs = Observation(trace=(), best_model_paths=("",) * n, last_model_paths=("",) * n)
     # constructing the callbacks is part of the run; NotApplicable escapes to the test
-    checkpoints = checkpoint_callbacks(scenario, root, trace)
-    early_stopping = early_stopping_callbacks(scenario)
+    checkpoints, early_stopping = callbacks(scenario, root, trace)
     _model_checkpoint_module.warning_cache.clear()  # it would hide a warning given in an earlier scenario
     trainer = None
     handler = signal.getsignal(signal.SIGINT)
@@ -205,9 +180,8 @@ def observe(scenario: Scenario, root: Path) -> Observation:
     pl.seed_everything(0, verbose=False)
     obs = _fit(scenario, root, scenario.max_epochs, scenario.max_steps)
     if scenario.resume_max_epochs is not None and obs.raised is None:
-        last = root / "ckpt0" / "last.ckpt"
-        max_steps = scenario.max_steps if scenario.resume_max_steps is None else scenario.resume_max_steps
-        obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, max_steps, resume=last)
+        last = root / checkpoint_key(0, "last.ckpt")
+        obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, scenario.resumed_max_steps, resume=last)
     return obs
 
 

@@ -144,11 +144,7 @@ class Run:
 
     @property
     def es_on_train_epoch_end(self) -> bool:
-        es = self.scenario.early_stopping
-        if es.check_on_train_epoch_end is None:
-            s = self.scenario
-            return s.val_check_interval == 1.0 and s.check_val_every_n_epoch == 1
-        return es.check_on_train_epoch_end
+        return _es_on_train_epoch_end(self.scenario)
 
 
 # ---------------------------------------------------------------- the scenario's settings
@@ -165,6 +161,15 @@ def _is_fit_without_validation(run: Run) -> bool:
     return not enable_validation(s) or (run.val_known and val_batches(s) == 0)
 
 
+def _es_on_train_epoch_end(s: Scenario) -> bool:
+    """EarlyStopping's `_check_on_train_epoch_end`: its argument, or (None) whether validation is
+    due exactly at every epoch end."""
+    es = s.early_stopping
+    if es.check_on_train_epoch_end is None:
+        return s.val_check_interval == 1.0 and s.check_val_every_n_epoch == 1
+    return es.check_on_train_epoch_end
+
+
 def _eligible(run: Run) -> bool:
     """`_should_check_val_epoch`."""
     s = run.scenario
@@ -176,8 +181,13 @@ def _can_stop_early(run: Run) -> bool:
     return run.processed >= m if m else True
 
 
+def _iteration_based(run: Run) -> bool:
+    """Whether the fit is ended by `max_steps` (-1 or None: by epochs)."""
+    return run.max_steps is not None and run.max_steps != -1
+
+
 def _max_steps_reached(run: Run) -> bool:
-    return run.max_steps is not None and run.max_steps != -1 and run.step >= run.max_steps
+    return _iteration_based(run) and run.step >= run.max_steps
 
 
 def state_key(c: Checkpoint) -> tuple:
@@ -204,8 +214,7 @@ def _simulate(scenario: Scenario, rfc: bool) -> Observation:
     run = _fit(scenario, rfc, disk, scenario.max_epochs, scenario.max_steps)
     obs = _observation(run, disk)
     if scenario.resume_max_epochs is not None and obs.raised is None:
-        max_steps = scenario.max_steps if scenario.resume_max_steps is None else scenario.resume_max_steps
-        resumed = _fit(scenario, rfc, disk, scenario.resume_max_epochs, max_steps,
+        resumed = _fit(scenario, rfc, disk, scenario.resume_max_epochs, scenario.resumed_max_steps,
                        resume=checkpoint_key(0, "last.ckpt"))
         obs.resumed = _observation(resumed, disk)
     return obs
@@ -263,14 +272,13 @@ def _restarting(run: Run) -> bool:
     """The val loop's `restarting` after loading a checkpoint: it skips the sanity check."""
     if run.resumed_from is None:
         return False
-    iteration_based = run.max_steps is not None and run.max_steps != -1
-    return run.resumed_from == "in-epoch" or iteration_based
+    return run.resumed_from == "in-epoch" or _iteration_based(run)
 
 
 def _run_stage(run: Run) -> None:
     if not _restarting(run):
         _sanity_check(run)
-    iteration_based = run.max_steps is not None and run.max_steps != -1
+    iteration_based = _iteration_based(run)
     if run.resumed_from == "epoch-end" and not iteration_based:
         run.epoch = run.processed  # RESUMED_ON_EPOCH_END: the saved epoch was complete
     if _fit_done(run):
@@ -457,8 +465,7 @@ def _checkpoint_on_train_batch_end(run: Run, c: CheckpointState) -> None:
         c.defer = True
         return
     if monitor is not None and not _save_on_train_epoch_end(run, c) and run.last_batch:
-        s = run.scenario
-        if enable_validation(s) and _known_val_batches(run) > 0 and (run.epoch + 1) % s.check_val_every_n_epoch == 0:
+        if _eligible(run) and _known_val_batches(run) > 0:
             c.defer = True
             return
     if _skip_saving(run, c):
@@ -618,18 +625,13 @@ def gaps(scenario: Scenario) -> set:
                 epoch_end = s.check_val_every_n_epoch == 1
             if not epoch_end and not c.every_n_train_steps:
                 found.add("G1")
-        es = s.early_stopping
-        if es is not None:
-            on_epoch_end = es.check_on_train_epoch_end
-            if on_epoch_end is None:
-                on_epoch_end = s.val_check_interval == 1.0 and s.check_val_every_n_epoch == 1
-            if not on_epoch_end:
-                found.add("G2")
+        if s.early_stopping is not None and not _es_on_train_epoch_end(s):
+            found.add("G2")
     if any(c.trigger_on_train_end for c in s.checkpoints) and s.failure is None:
         base = Scenario(**{**s.__dict__, "checkpoints": tuple(
             Checkpoint(**{**c.__dict__, "every_n_train_epochs": None, "trigger_on_train_end": None})
             for c in s.checkpoints)})
-        obs = _simulate(base, rfc=False)
+        obs = upstream(base)
         for i, c in enumerate(s.checkpoints):
             steps = [step for key, (_, step) in obs.files.items() if key.startswith(checkpoint_key(i, ""))]
             if c.trigger_on_train_end and obs.raised is None and obs.final_step > max(steps, default=0):

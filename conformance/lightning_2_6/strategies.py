@@ -12,8 +12,6 @@ from conformance import rules
 from conformance.lightning_2_6 import model
 from conformance.scenario import Checkpoint, Scenario
 
-MAX_EPOCHS = core.MAX_EPOCHS
-
 
 @st.composite
 def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
