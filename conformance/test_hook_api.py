@@ -1,7 +1,7 @@
 """Family: the new hook's API, the same on every generation, checked directly (no generated scenarios).
 
-What else a generation adds to the API (ModelCheckpoint's arguments, the hook's place after the
-LR schedulers) is checked in its folder's `test_api.py`.
+What else a generation adds to the API (ModelCheckpoint's arguments, the hook's place after
+2.6's ReduceLROnPlateau) is checked in its folder's `test_api.py`.
 """
 import pytest
 
@@ -32,6 +32,20 @@ def test_lambda_callback_accepts_the_hook(tmp_path):
         raise AssertionError(f"LambdaCallback refuses {NEW_HOOK}: {exc}") from exc
     fit(tmp_path, harness.TrainOnlyModule(TRAIN_ONLY, []), [callback])
     assert calls == [0, 1]
+
+
+@pytest.mark.clause("hook-lr-order")
+def test_hook_runs_after_the_epoch_lr_step(tmp_path):
+    learning_rates = []
+
+    class Recording(harness.TrainOnlyModule):
+
+        def on_train_epoch_without_validation_end(self):
+            learning_rates.append(self.optimizers().param_groups[0]["lr"])
+
+    fit(tmp_path, Recording(TRAIN_ONLY, []))
+    # the module's StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
+    assert learning_rates == pytest.approx([0.05, 0.025])
 
 
 @pytest.mark.clause("hook-api")

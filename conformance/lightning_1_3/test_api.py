@@ -17,20 +17,6 @@ def test_the_trainer_dispatches_the_hook():
     assert callable(getattr(pl.Trainer, NEW_HOOK, None))
 
 
-@pytest.mark.clause("hook-lr-order")
-def test_hook_runs_after_the_epoch_lr_step(tmp_path):
-    learning_rates = []
-
-    class Recording(TrainOnlyModule):
-
-        def on_train_epoch_without_validation_end(self):
-            learning_rates.append(self.optimizers().param_groups[0]["lr"])
-
-    fit(tmp_path, Recording(Scenario(), []))
-    # StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
-    assert learning_rates == pytest.approx([0.05, 0.025])
-
-
 @pytest.mark.clause("checkpoint-arguments")
 # every_n_val_epochs does not change it
 @pytest.mark.parametrize("kwargs,expected", [*EVERY_N_TRAIN_EPOCHS_DEFAULTS, (dict(every_n_val_epochs=3), 1)])

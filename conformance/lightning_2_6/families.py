@@ -65,7 +65,7 @@ def _warns_never_raises(observed: Observation, scenario: Scenario, clause: str) 
 CHECKS = {
     "validated": {
         "hook_never_fires_when_validation_runs": Check(
-            "hook-train-only", VALIDATED_UPSTREAM_ARGS,
+            "hook-not-validated", VALIDATED_UPSTREAM_ARGS,
             ("in-epoch validation before on_train_epoch_end, top-2 and last",), expect.hook_never_fires),
         "on_validation_end_only_after_validation": Check(
             "no-forced-validation-end", VALIDATED_UPSTREAM_ARGS.filter(lambda s: s.checkpoints),

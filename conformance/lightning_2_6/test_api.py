@@ -1,12 +1,16 @@
 """Family: the API the series adds to 2.6, beyond the hook's own (`conformance/test_hook_api.py`), checked directly."""
+import inspect
+from datetime import timedelta
+
 import pytest
 import torch
 
-from conformance.direct import TRAIN_ONLY, fit
+from conformance.direct import fit
 from conformance.lightning_2_6.harness import MisconfigurationException, ModelCheckpoint, TrainOnlyModule
 from conformance.outcomes import skip_not_applicable
 from conformance.rules import EVERY_N_TRAIN_EPOCHS_DEFAULTS
 from conformance.scenario import Scenario
+
 
 def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
     try:
@@ -17,12 +21,11 @@ def _checkpoint(tmp_path, **kwargs) -> ModelCheckpoint:
         raise
 
 
-class _LearningRates(TrainOnlyModule):
-    """Records the learning rate the hook sees; StepLR and ReduceLROnPlateau step once per epoch."""
+class _PlateauLearningRates(TrainOnlyModule):
+    """Records the learning rate the hook sees, under a ReduceLROnPlateau on train_m (once per epoch)."""
 
-    def __init__(self, plateau: bool) -> None:
-        super().__init__(TRAIN_ONLY, [])
-        self.plateau = plateau
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__(scenario, [])
         self.seen = []
 
     def on_train_epoch_without_validation_end(self):
@@ -30,25 +33,16 @@ class _LearningRates(TrainOnlyModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
-        if self.plateau:  # train_m is constant: patience=0 halves the rate at every epoch end but the first
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "train_m"}}
-        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)]
+        # train_m is constant: patience=0 halves the rate at every epoch end but the first
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "train_m"}}
 
 
-@pytest.mark.clause("hook-train-only")
-def test_hook_runs_after_the_epoch_lr_step(tmp_path):
-    module = _LearningRates(plateau=False)
-    fit(tmp_path, module)
-    # StepLR(gamma=0.5) from lr=0.1 has stepped once at the end of each epoch
-    assert module.seen == pytest.approx([0.05, 0.025])
-
-
-@pytest.mark.clause("hook-train-only")
+@pytest.mark.clause("hook-lr-order")
 def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
-    module = _LearningRates(plateau=True)
-    module.scenario = Scenario(limit_val_batches=0, max_epochs=3, checkpoints=(), train_values=(1.0, 1.0, 1.0))
-    fit(tmp_path, module, scenario=module.scenario)
+    scenario = Scenario(limit_val_batches=0, max_epochs=3, checkpoints=(), train_values=(1.0, 1.0, 1.0))
+    module = _PlateauLearningRates(scenario)
+    fit(tmp_path, module, scenario=scenario)
     # the plateau scheduler has seen the epoch's train_m before the hook: no change after epoch 0, halved after
     assert module.seen == pytest.approx([0.1, 0.05, 0.025])
 
@@ -70,10 +64,10 @@ def test_every_n_train_epochs_default(tmp_path, kwargs, expected):
 @pytest.mark.parametrize("kwargs", [
     dict(every_n_train_epochs=-1),
     dict(every_n_train_steps=1, every_n_train_epochs=1),
-    dict(train_time_interval=__import__("datetime").timedelta(seconds=1), every_n_train_epochs=1),
+    dict(train_time_interval=timedelta(seconds=1), every_n_train_epochs=1),
 ])
 def test_every_n_train_epochs_invalid(tmp_path, kwargs):
-    if "every_n_train_epochs" not in __import__("inspect").signature(ModelCheckpoint).parameters:
+    if "every_n_train_epochs" not in inspect.signature(ModelCheckpoint).parameters:
         skip_not_applicable(Exception("ModelCheckpoint has no every_n_train_epochs"))
     with pytest.raises(MisconfigurationException, match="every_n_train_epochs"):
         ModelCheckpoint(dirpath=str(tmp_path), **kwargs)
@@ -81,7 +75,6 @@ def test_every_n_train_epochs_invalid(tmp_path, kwargs):
 
 @pytest.mark.clause("checkpoint-train-only")
 def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
-    import inspect
     names = list(inspect.signature(ModelCheckpoint).parameters)
     assert names[:15] == [
         "dirpath", "filename", "monitor", "verbose", "save_last", "save_top_k", "save_on_exception",
@@ -95,7 +88,6 @@ def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
 
 @pytest.mark.clause("train-end-off-by-default")
 def test_trigger_on_train_end_is_off_by_default(tmp_path):
-    import inspect
     parameter = inspect.signature(ModelCheckpoint).parameters.get("trigger_on_train_end")
     if parameter is None:
         skip_not_applicable(Exception("ModelCheckpoint has no trigger_on_train_end"))
