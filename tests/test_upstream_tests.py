@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO, git
 from tools.patchset.series import parse_patch
 from tools.upstream import envlist, generations, impact, results, verdicts
 from tools.upstream.errors import ToolError
 from tools.upstream.results import Outcome
-
-REPO = Path(__file__).resolve().parents[1]
 
 P = Outcome("passed")
 S = Outcome("skipped", "setup", "", "requires GPU")
@@ -316,16 +315,6 @@ def test_compare_sources_new_deleted_and_unparsable_files():
     assert impact.compare_sources(None, OLD) == (everything, set())
     assert impact.compare_sources(OLD, None) == (set(), everything)
     assert impact.compare_sources(OLD, "def broken(:\n") == ({impact.WHOLE_FILE}, set())
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CEILING_DIRECTORIES=str(cwd.parent), GIT_CONFIG_NOSYSTEM="1",
-               GIT_CONFIG_GLOBAL=os.devnull, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.invalid")
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 VERSION = "9.9.9"

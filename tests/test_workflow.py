@@ -79,9 +79,15 @@ def tox_default_envs():
     return [name for e in entries if e and not e.startswith("#") for name in _expand(e)]
 
 
+def matrix_envs(text: str) -> list:
+    """The items of every `env:` matrix list in a workflow's text, in order."""
+    return [line.split("#")[0].strip()[2:].strip()
+            for block in re.findall(r"^\s+env:\n((?:\s+- .*\n)+)", text, re.M)
+            for line in block.splitlines()]
+
+
 def workflow_matrix_envs():
-    block = re.search(r"^\s+env:\n((?:\s+- .*\n)+)", WORKFLOW.read_text(), re.M).group(1)
-    return [line.split("#")[0].strip()[2:].strip() for line in block.splitlines()]
+    return matrix_envs(WORKFLOW.read_text())
 
 
 def test_workflow_runs_every_default_tox_env():
@@ -100,11 +106,7 @@ def tox_envs():
 def nightly_tox_envs(path=NIGHTLY):
     """The envs nightly.yml runs: literal `tox -e NAME`, and the items of `env:` matrices."""
     text = path.read_text()
-    literal = re.findall(r"tox -e ([\w.-]+)", text)
-    matrix = [line.split("#")[0].strip()[2:].strip()
-              for block in re.findall(r"^\s+env:\n((?:\s+- .*\n)+)", text, re.M)
-              for line in block.splitlines()]
-    return literal, matrix
+    return re.findall(r"tox -e ([\w.-]+)", text), matrix_envs(text)
 
 
 def test_nightly_runs_existing_tox_envs():

@@ -315,8 +315,8 @@ def print_timing(results: Dict[str, List[dict]], metric: str, title: str) -> Non
         print(line)
 
 
-def extra_saves(pristine: dict, patched: dict) -> str:
-    """Why patched may write more than pristine here, or '' if it may not.
+def extra_saves(key: str, pristine: dict, patched: dict) -> str:
+    """Why patched may write more than pristine in scenario `key`, or '' if it may not.
 
     With trigger_on_train_end the contract makes patched write more in two places only: a G1
     region (a run without validation where pristine writes no epoch-end checkpoint), and the
@@ -327,19 +327,21 @@ def extra_saves(pristine: dict, patched: dict) -> str:
             extra.remove(step)
     if all(step == patched["final_step"] for step in extra) and patched["final_step"] not in pristine["steps"]:
         return "G3: the final step, which pristine never saves"
+    if key.startswith("G1:"):
+        return "G1: pristine writes no epoch-end checkpoint"
     return ""
 
 
 def print_saves(pristine: dict, patched: dict) -> bool:
     """Print the torch.save counts side by side; False if patched ever writes more, except where
-    the contract says it does (`extra_saves`, and the G1 regions)."""
+    the contract says it does (`extra_saves`)."""
     print("\ntorch.save calls per fit (4 train batches, 2 val batches); files left in dirpath")
     print("pristine: ModelCheckpoint(**config); patched: ModelCheckpoint(**config, trigger_on_train_end=True)")
     print(f"{'scenario | config':<52} {'pristine':>8} {'patched':>8}  files pristine -> patched")
     ok = True
     for key in pristine:
         p, q = pristine[key], patched[key]
-        why = extra_saves(p, q) or ("G1: pristine writes no epoch-end checkpoint" if key.startswith("G1:") else "")
+        why = extra_saves(key, p, q)
         flag = "" if q["saves"] <= p["saves"] else f"  ({why})" if why else "  PATCHED WRITES MORE"
         ok = ok and "MORE" not in flag
         raised = "".join(f" ({side} raised {r['raised']})" for side, r in (("pristine", p), ("patched", q))

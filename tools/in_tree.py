@@ -11,12 +11,14 @@ from typing import Sequence
 from tools.patchset.engine import REPO_ROOT
 
 
+def pythonpath_with(path: Path) -> str:
+    """This process's PYTHONPATH with `path` first."""
+    return os.pathsep.join([str(path), *filter(None, [os.environ.get("PYTHONPATH")])])
+
 
 def run_in_tree(cmd: Sequence[str], tree: Path, log: Path) -> int:
     """Run `cmd` with `tree` importable, its output to `log`; the exit status."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
-    env["CONFORMANCE_TARGET"] = "patched"
+    env = dict(os.environ, PYTHONPATH=pythonpath_with(tree), CONFORMANCE_TARGET="patched")
     with open(log, "w", encoding="utf-8") as fh:
         return subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL).returncode

@@ -30,4 +30,3 @@ def print_verdict(summary: str, failed: Sequence[str], passed: str, where: str =
         return 1
     print(f"\n{passed}")
     return 0
-

@@ -47,7 +47,7 @@ from tools.patchset.series import load_series
 from tools.upstream import envlist, impact as impact_mod, runner, verdicts
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation, detect
-from tools.upstream.results import Results, ResultsError, counts
+from tools.upstream.results import Results, ResultsError, counts, passing
 from tools.upstream.runner import CLOCK, Tree, fmt_secs, say
 
 NO_SRC = ("LIGHTNING_SRC is not set: Lightning's own tests need a git checkout with tests/; "
@@ -146,8 +146,7 @@ def install_requirements(gen: Generation) -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", str(req)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise ToolError(f"pip install -r {gen.requirements} failed: {last}")
+        raise ToolError(f"pip install -r {gen.requirements} failed: {runner.last_error_line(proc)}")
 
 
 def _have_xdist() -> bool:
@@ -202,12 +201,12 @@ class Session:
     # -- the run
 
     def run(self) -> int:
-        if not load_series(self.args.patches, read_version(self.src), "compat"):
+        version = read_version(self.src)
+        if not load_series(self.args.patches, version, "compat"):
             self.base_label, self.full_label = "pristine", "patched"
         base_tree = self.build(self.base_label, "pristine-compat", "compat")
         if base_tree.import_error:
             raise ToolError(f"{self.base_label} does not import: {base_tree.import_error}")
-        version = base_tree.applied.version
         patches = load_series(self.args.patches, version, "rfc")
         if not patches:
             raise ToolError(f"no rfc series for Lightning {version} under {self.args.patches}")
@@ -311,10 +310,8 @@ class Session:
         if stale:
             self.out(f"note: env-failure entries matching no failing test (stale?): "
                      f"{', '.join(stale)}")
-        passing = {label: sum(o.passed for o in res.values())
-                   for label, res in (("base", base), ("new", new))}
-        self.out(f"passing tests: {self.base_label} {passing['base']} ({counts(base)}); "
-                 f"{self.full_label} {passing['new']} ({counts(new)})")
+        self.out(f"passing tests: {self.base_label} {passing(base)} ({counts(base)}); "
+                 f"{self.full_label} {passing(new)} ({counts(new)})")
 
     def report_prefixes(self, pvs: Sequence[verdicts.PrefixVerdict], patches, full: Results) -> None:
         self.out()
@@ -334,7 +331,6 @@ class Session:
                 self.out(f"    DEFERRED until {patches[j - 1].number}: {nid}")
             for nid, why in v.flaky.items():
                 self.out(f"    flaky {nid}: {why}")
-        self.prefix_verdicts = pvs
 
     def finish(self, cmp: verdicts.Comparison, base: Results, full: Results,
                pvs: Sequence[verdicts.PrefixVerdict], version: str) -> int:
@@ -343,8 +339,7 @@ class Session:
         self.out("timings: " + ", ".join(f"{t.label} build {fmt_secs(t.seconds)}"
                                          for t in self.trees) + f"; total {CLOCK.stamp()}")
         failed = not cmp.ok or any(not v.green(strict) for v in pvs)
-        passing_base = sum(o.passed for o in base.values())
-        passing_full = sum(o.passed for o in full.values())
+        passing_base, passing_full = passing(base), passing(full)
         self.out(f"upstream-tests: {'FAIL' if failed else 'OK'}: Lightning {version}: "
                  f"{passing_base} passing on {self.base_label}, {passing_full} on {self.full_label}; "
                  f"{len(cmp.newly_failing)} newly failing, {len(cmp.changed)} changed, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.patchset.layout import ABOUT_1X, VERSION_INFO
 from tools.upstream.errors import ToolError
 
 # torch's pytree warns `isinstance(treespec, LeafSpec)` is deprecated; 2.6's own config turns
@@ -53,7 +54,7 @@ _TORCH_LOAD = ("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 GENERATIONS = (
     Generation(
         name="1.3",
-        marker="pytorch_lightning/__about__.py",
+        marker=ABOUT_1X.as_posix(),
         package="pytorch_lightning",
         test_root=".",
         conftest="tests/conftest.py",
@@ -67,7 +68,7 @@ GENERATIONS = (
     ),
     Generation(
         name="2.6",
-        marker="src/version.info",
+        marker=VERSION_INFO.as_posix(),
         package="lightning",
         test_root="tests/tests_pytorch",
         conftest="tests/tests_pytorch/conftest.py",

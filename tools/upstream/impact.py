@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.patchset import apply_series
+from tools.patchset.engine import DEFAULT_PATCHES
 from tools.patchset.pristine import IGNORED
 from tools.patchset.series import Patch
 from tools.upstream.results import file_of, key_of
@@ -54,23 +55,19 @@ class Impact:
     def label(self, j: int) -> str:
         return self.patches[j - 1].number
 
-    def all_keys(self) -> set[str]:
-        return set().union(set(), *self.changed.values())
-
 
 def is_test_file(path: str) -> bool:
     return path.startswith("tests/") and path.endswith(".py")
 
 
-def analyse(tree: Path, patches: Sequence[Patch], patches_root: Optional[Path] = None) -> Impact:
+def analyse(tree: Path, patches: Sequence[Patch], patches_root: Path = DEFAULT_PATCHES) -> Impact:
     """Apply `patches` (the tree's rfc series) one by one to `tree`, which must be pristine and
     may be changed (pass a copy), and record what each does to the test files."""
     impact = Impact(list(patches))
     for j, patch in enumerate(patches, 1):
         files = sorted({p for fd in patch.files for p in fd.paths if is_test_file(p)})
         before = {f: _read(tree / f) for f in files}
-        kwargs = {"patches_root": patches_root} if patches_root else {}
-        apply_series(tree, "rfc", upto=patch.number, **kwargs)
+        apply_series(tree, "rfc", upto=patch.number, patches_root=patches_root)
         for f in files:
             changed, removed = compare_sources(before[f], _read(tree / f))
             if WHOLE_FILE in changed:

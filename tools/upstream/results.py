@@ -97,6 +97,11 @@ def _prefix(rootdir: Path, tree: Optional[Path]) -> str:
     return rel.as_posix() + "/"
 
 
+def passing(results: Results) -> int:
+    """How many tests passed."""
+    return sum(o.passed for o in results.values())
+
+
 def counts(results: Results) -> str:
     """'637 passed, 12 failed, 30 skipped' (only the outcomes that occur)."""
     tally: dict[str, int] = {}

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tools.in_tree import pythonpath_with
 from tools.patchset import ApplyResult, apply_series
+from tools.patchset.engine import DEFAULT_PATCHES
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation
 from tools.upstream.impact import copy_tree
@@ -56,8 +58,7 @@ class Tree:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("PYTEST_ADDOPTS", None)
-        env["PYTHONPATH"] = os.pathsep.join([str(self.site)] + (
-            [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPATH"] = pythonpath_with(self.site)
         env.update(dict(self.generation.env))
         return env
 
@@ -67,15 +68,14 @@ class Tree:
 
 
 def build(src: Path, work: Path, label: str, slug: str, gen: Generation, series: str,
-          upto: Optional[str] = None, patches_root: Optional[Path] = None) -> Tree:
+          upto: Optional[str] = None, patches_root: Path = DEFAULT_PATCHES) -> Tree:
     """Copy the clone (without .git) to work/slug, apply the series with the engine, and
     install the tree with pip --no-deps --no-build-isolation into work/site-<slug>."""
     start = time.monotonic()
     path, site = work / slug, work / f"site-{slug}"
     say(label, f"copying {src} to {path}")
     copy_tree(src, path)
-    kwargs = {"patches_root": patches_root} if patches_root else {}
-    result = apply_series(path, series, upto=upto, **kwargs)
+    result = apply_series(path, series, upto=upto, patches_root=patches_root)
     applied = ", ".join(name.split("-", 1)[0] for name in result.applied) or "none"
     say(label, f"{series}{' up to ' + upto if upto else ''}: {len(result.applied)} patches "
                f"applied ({applied}); Lightning {result.version}")
@@ -101,16 +101,19 @@ def check_import(tree: Tree, cwd: Path) -> Optional[str]:
                           capture_output=True, text=True)
     if proc.returncode == 0:
         return None
-    lines = proc.stderr.strip().splitlines()
-    return lines[-1] if lines else f"exit {proc.returncode}"
+    return last_error_line(proc, f"exit {proc.returncode}")
+
+
+def last_error_line(proc: subprocess.CompletedProcess, default: str = "?") -> str:
+    """The last line a failed command wrote to stderr (what it died of), or `default`."""
+    return (proc.stderr.strip().splitlines() or [default])[-1]
 
 
 def check_plugin(cwd: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", f"import {PLUGIN}"], cwd=cwd,
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise ToolError(f"pytest cannot load {PLUGIN} ({last}): install this project into the "
+        raise ToolError(f"pytest cannot load {PLUGIN} ({last_error_line(proc)}): install this project into the "
                         f"environment (pip install -e .)")
 
 

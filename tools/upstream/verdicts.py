@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from tools.upstream.envlist import EnvEntry, explain
 from tools.upstream.impact import Impact
@@ -187,9 +187,6 @@ def removal(nid: str, impact: Impact, new: Results, upto: Optional[int] = None) 
 
 # --------------------------------------------------------------------------
 # reruns
-
-
-Rerun = Callable[[str, Sequence[str]], list[Results]]   # (tree label, ids) -> one Results per rerun
 
 
 def settle(cmp: Comparison, base: Results, new: Results, base_reruns: Sequence[Results],
