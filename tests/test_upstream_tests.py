@@ -538,7 +538,7 @@ def test_judge_prefix_break_and_deferred():
 def test_generation_detection(tmp_path):
     (tmp_path / "a" / "pytorch_lightning").mkdir(parents=True)
     (tmp_path / "a" / "pytorch_lightning" / "__about__.py").write_text("__version__ = '1.3.8'\n")
-    (tmp_path / "b" / "src").mkdir(parents=True)
+    (tmp_path / "b" / "src" / "lightning" / "pytorch").mkdir(parents=True)
     (tmp_path / "b" / "src" / "version.info").write_text("2.6.5\n")
     old, new = generations.detect(tmp_path / "a"), generations.detect(tmp_path / "b")
     assert (old.name, new.name) == ("1.3", "2.6")
@@ -550,6 +550,10 @@ def test_generation_detection(tmp_path):
         new.run_path("tests/trainer/t.py")
     with pytest.raises(ToolError, match="not a Lightning source tree"):
         generations.detect(tmp_path)
+    (tmp_path / "c" / "src" / "pytorch_lightning" / "trainer").mkdir(parents=True)
+    (tmp_path / "c" / "src" / "version.info").write_text("2.6.6\n")
+    with pytest.raises(ToolError, match="ships no tests"):
+        generations.detect(tmp_path / "c")
     assert all((REPO / g.requirements).is_file() for g in generations.GENERATIONS)
     assert all(("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1") in g.env for g in generations.GENERATIONS)
 

@@ -1,14 +1,17 @@
 """What differs between the Lightning generations the tool runs: one table, nothing elsewhere.
 
-A generation is recognised by the file that holds its release number, the same file the patch
-engine reads. Paths are relative to the Lightning tree's root, like the paths in the patches.
+A generation is recognised by the source layout the patch engine detects
+(`tools.patchset.layout`). Paths are relative to the Lightning tree's root, like the paths in
+the patches.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.patchset.layout import ABOUT_1X, VERSION_INFO
+from tools.patchset.layout import LEGACY, UNIFIED
+from tools.patchset.layout import detect as detect_layout
+from tools.patchset.series import PatchsetError
 from tools.upstream.errors import ToolError
 
 # torch's pytree warns `isinstance(treespec, LeafSpec)` is deprecated; 2.6's own config turns
@@ -19,7 +22,7 @@ LEAFSPEC = "ignore:.*LeafSpec.*:FutureWarning"
 @dataclass(frozen=True)
 class Generation:
     name: str                      # "1.3", "2.6"
-    marker: str                    # the file that identifies the generation (and holds its release)
+    layout: str                    # the engine's name of the tree's layout (tools.patchset.layout)
     package: str                   # the patched package, as installed: its import name
     test_root: str                 # where upstream runs pytest (its cwd)
     conftest: str                  # the tests' conftest.py: a tree without it has no tests
@@ -54,7 +57,7 @@ _TORCH_LOAD = ("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 GENERATIONS = (
     Generation(
         name="1.3",
-        marker=ABOUT_1X.as_posix(),
+        layout=LEGACY,
         package="pytorch_lightning",
         test_root=".",
         conftest="tests/conftest.py",
@@ -68,7 +71,7 @@ GENERATIONS = (
     ),
     Generation(
         name="2.6",
-        marker=VERSION_INFO.as_posix(),
+        layout=UNIFIED,
         package="lightning",
         test_root="tests/tests_pytorch",
         conftest="tests/tests_pytorch/conftest.py",
@@ -82,8 +85,13 @@ GENERATIONS = (
 
 
 def detect(tree: Path) -> Generation:
+    """The generation of a Lightning source tree, as the patch engine reads the tree."""
+    try:
+        layout = detect_layout(tree).name
+    except PatchsetError as exc:
+        raise ToolError(str(exc)) from exc
     for gen in GENERATIONS:
-        if (tree / gen.marker).is_file():
+        if gen.layout == layout:
             return gen
-    markers = " or ".join(g.marker for g in GENERATIONS)
-    raise ToolError(f"{tree} is not a Lightning source tree (no {markers})")
+    raise ToolError(f"{tree} has the {layout} layout of an sdist, which ships no tests: LIGHTNING_SRC "
+                    f"must be a git checkout of Lightning")
