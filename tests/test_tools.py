@@ -213,3 +213,23 @@ def test_mutants_counts_an_unexpected_clause_outcome_as_a_kill(dependent_set: Pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| 0003 "))
     assert "killed" in row and "unexpected: train-end-trigger: expected PASS, got NOT-APPLICABLE" in row
+
+
+def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    from tools import releases
+
+    def failing_examples(version: str, dist: str, args) -> tuple[str, str]:
+        (args.workdir / f"{dist}-{version}" / "examples.log").write_text(
+            "..F.\n=== short test summary info ===\n"
+            "FAILED conformance/test_ddp.py::test_x - RuntimeError: the ddp fit failed\n1 failed, 3 passed in 1.0s\n")
+        return "examples", "pytest exit 1: 1 failed, 3 passed in 1.0s"
+
+    monkeypatch.setattr(releases, "check_release", failing_examples)
+    status = releases.main(["--generation", "2.6", "--only", "2.6.0", "--workdir", str(tmp_path / "work")])
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert status == 1
+    assert "FAILED: lightning 2.6.0" in out
+    # CI keeps a log's tail: the failing test and what it died of are the last lines
+    assert out[-2:] == ["lightning 2.6.0:",
+                        "  FAILED conformance/test_ddp.py::test_x - RuntimeError: the ddp fit failed"]

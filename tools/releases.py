@@ -58,6 +58,12 @@ def last_line(log: Path) -> str:
     return lines[-1] if lines else ""
 
 
+def failed_tests(log: Path) -> list[str]:
+    """The FAILED and ERROR lines of pytest's short summary in `log`: what CI's tail has to show."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return [ln.strip() for ln in text.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+
+
 def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[str, str]:
     """(failed step or 'ok', detail) for one release's sdist of `dist`."""
     work = args.workdir / f"{dist}-{version}"
@@ -131,9 +137,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = [rows[build] for build in builds]
 
     body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
-    return print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
-                         [v for v, s, _, _ in rows if s != "ok"],
-                         f"All {len(rows)} releases: applied, imported, pinned scenarios passed.")
+    status = print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
+                           [v for v, s, _, _ in rows if s != "ok"],
+                           f"All {len(rows)} releases: applied, imported, pinned scenarios passed.")
+    # last, so that a log's tail (all CI keeps) names the failing tests and what they died of
+    for (version, dist), (name, step, _, _) in zip(builds, rows):
+        if step == "examples":
+            print(f"{name}:", *failed_tests(args.workdir / f"{dist}-{version}" / "examples.log"), sep="\n  ")
+    return status
 
 
 if __name__ == "__main__":
