@@ -231,5 +231,54 @@ def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytes
     assert status == 1
     assert "FAILED: lightning 2.6.0" in out
     # CI keeps a log's tail: the failing test and what it died of are the last lines
-    assert out[-2:] == ["lightning 2.6.0:",
+    assert out[-2:] == ["lightning 2.6.0 (examples.log):",
                         "  FAILED conformance/test_ddp.py::test_x - RuntimeError: the ddp fit failed"]
+
+
+def _fake_release_runs(monkeypatch: pytest.MonkeyPatch, statuses: list[int]) -> None:
+    """tools.releases with its sdist, engine and import stubbed out: conformance runs exit with `statuses`."""
+    from tools import releases
+
+    class Result:
+        top = "applied"
+
+    class Layout:
+        import_root, module = "src", "lightning"
+
+    def run_in_tree(cmd, tree: Path, log: Path) -> int:
+        if "-c" in cmd:  # the import check
+            return 0
+        status = statuses.pop(0)
+        log.write_text(f"FAILED conformance/test_ddp.py::test_x - run {len(statuses)}\n1 failed\n" if status
+                       else "101 passed\n")
+        return status
+
+    monkeypatch.setattr(releases.pristine, "from_sdist", lambda *args: None)
+    monkeypatch.setattr(releases, "apply_series", lambda *args, **kwargs: Result())
+    monkeypatch.setattr(releases, "detect", lambda tree: Layout())
+    monkeypatch.setattr(releases, "run_in_tree", run_in_tree)
+
+
+@pytest.mark.parametrize("statuses,reruns,code,result", [
+    ([0], 1, 0, "| passed "),
+    ([1, 0], 1, 0, "| passed on a rerun (flaky) | passed on rerun 1: 101 passed"),
+    ([1, 1], 1, 1, "| failed: examples | pytest exit 1: 1 failed"),
+    ([1], 0, 1, "| failed: examples | pytest exit 1: 1 failed"),
+])
+def test_releases_reruns_a_failed_run_and_calls_a_pass_flaky(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        statuses: list[int], reruns: int, code: int, result: str) -> None:
+    from tools import releases
+
+    runs = len(statuses)
+    _fake_release_runs(monkeypatch, statuses)
+    status = releases.main(["--generation", "2.6", "--only", "2.6.0", "--workdir", str(tmp_path / "work"),
+                            "--reruns", str(reruns)])
+    out = capsys.readouterr().out
+    assert (status, statuses) == (code, [])
+    assert result in out
+    # every failed run's FAILED lines are listed last, flaky or not
+    failed = [line for line in out.splitlines() if line.startswith("  FAILED ")]
+    assert len(failed) == runs - (code == 0)
+    if code == 0 and runs > 1:
+        assert "passed (1 on a rerun: lightning 2.6.0)." in out

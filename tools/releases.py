@@ -1,7 +1,7 @@
 """Apply, import and the pinned scenarios on every supported release of one generation.
 
     python -m tools.releases [--generation 1.3] [--workdir build/releases] [--only VERSION ...]
-                             [--profile explicit] [-- EXTRA PYTEST ARGS]
+                             [--profile explicit] [--reruns N] [-- EXTRA PYTEST ARGS]
 
 For every release of the generation that patches/ supports (1.3: 1.3.0 ... 1.3.8,
 1.3.7.post0 included; 2.6: 2.6.0 ... 2.6.6; their own series or one shared through
@@ -15,13 +15,16 @@ patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
 3. examples: run the conformance suite against the tree (PYTHONPATH=<tree>,
    CONFORMANCE_TARGET=patched) with the `explicit` hypothesis profile: only
    the pinned scenarios and the plain tests, checked against the
-   expectation files of that release.
+   expectation files of that release. With `--reruns N` a failed run is run again, up to N
+   times: a pass on a rerun makes the release "flaky", which the table says and which does
+   not fail the tool; the tests that failed are listed at the end either way.
 
 All releases share the interpreter running this script (one venv with the
 generation's conformance requirements); nothing is installed. Releases are
 checked `--jobs` at a time (default: one per core), each in subprocesses. Trees and logs are kept
-in build/releases/. It ends with a table and exits 1 if any release failed a
-step; every release is tried even when an earlier one fails.
+in build/releases/. It ends with a table, then the failed tests of every failed or flaky
+release (pytest's FAILED lines: a CI log keeps only its tail), and exits 1 if any release
+failed a step; every release is tried even when an earlier one fails.
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import PatchsetError, supported_versions
 from tools.tables import markdown_table, print_verdict
 
+FLAKY = "flaky"  # the pinned scenarios failed, and passed on a rerun
+RESULTS = {"ok": "passed", FLAKY: "passed on a rerun (flaky)"}  # the steps that are no failure
 IMPORT_CHECK = (
     "import importlib, sys\n"
     "from packaging.version import Version\n"
@@ -58,6 +63,11 @@ def last_line(log: Path) -> str:
     return lines[-1] if lines else ""
 
 
+def failed_runs(work: Path, step: str) -> list[Path]:
+    """The logs of a release's failed conformance runs: each rerun's predecessor, and the last if it failed."""
+    return sorted(work.glob("examples-failed-*.log")) + ([work / "examples.log"] if step == "examples" else [])
+
+
 def failed_tests(log: Path) -> list[str]:
     """The FAILED and ERROR lines of pytest's short summary in `log`: what CI's tail has to show."""
     text = log.read_text(encoding="utf-8", errors="replace")
@@ -68,24 +78,33 @@ def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[st
     """(failed step or 'ok', detail) for one release's sdist of `dist`."""
     work = args.workdir / f"{dist}-{version}"
     tree = work / "lightning"
-    log: list[str] = []
+    applied: list[str] = []
     try:
         pristine.from_sdist(args.patches, version, args.cache, tree, dist)
-        log.append(apply_series(tree, "all", patches_root=args.patches, progress=log.append).top)
+        applied.append(apply_series(tree, "all", patches_root=args.patches, progress=applied.append).top)
     except (PatchsetError, OSError) as exc:
         return "apply", str(exc)
     finally:
-        (work / "apply.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+        (work / "apply.log").write_text("\n".join(applied) + "\n", encoding="utf-8")
     layout = detect(tree)
     path = (tree / layout.import_root).resolve()
     if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), layout.module], path, work / "import.log"):
         return "import", last_line(work / "import.log")
     cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
            f"--hypothesis-profile={args.profile}", *args.pytest_args]
-    status = run_in_tree(cmd, path, work / "examples.log")
+    log = work / "examples.log"
+    status = run_in_tree(cmd, path, log)
+    reruns = 0
+    while status and reruns < args.reruns:
+        reruns += 1
+        # the failed run's log is kept for the summary: a pass on a rerun is flaky, never plain ok
+        log.rename(work / f"examples-failed-{reruns}.log")
+        status = run_in_tree(cmd, path, log)
     if status:
-        return "examples", f"pytest exit {status}: {last_line(work / 'examples.log')}"
-    return "ok", last_line(work / "examples.log")
+        return "examples", f"pytest exit {status}: {last_line(log)}"
+    if reruns:
+        return FLAKY, f"passed on rerun {reruns}: {last_line(log)}"
+    return "ok", last_line(log)
 
 
 def _timed_check(version: str, dist: str, args: argparse.Namespace) -> tuple[str, str, float]:
@@ -105,6 +124,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="releases checked at the same time (default: one per core)")
+    ap.add_argument("--reruns", type=int, default=0, metavar="N",
+                    help="run a release's failed conformance run again up to N times; a pass on a rerun is "
+                         "reported as flaky, with the tests that failed (default: 0)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     return ap.parse_args(argv)
 
@@ -136,14 +158,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"{detail} ({seconds:.1f}s; logs in {args.workdir / f'{dist}-{version}'})", flush=True)
     rows = [rows[build] for build in builds]
 
-    body = [(v, "passed" if s == "ok" else f"failed: {s}", d, t) for v, s, d, t in rows]
+    body = [(v, RESULTS.get(s, f"failed: {s}"), d, t) for v, s, d, t in rows]
+    flaky = [v for v, s, _, _ in rows if s == FLAKY]
     status = print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
-                           [v for v, s, _, _ in rows if s != "ok"],
-                           f"All {len(rows)} releases: applied, imported, pinned scenarios passed.")
+                           [v for v, s, _, _ in rows if s not in RESULTS],
+                           f"All {len(rows)} releases: applied, imported, pinned scenarios passed"
+                           + (f" ({len(flaky)} on a rerun: {', '.join(flaky)})." if flaky else "."))
     # last, so that a log's tail (all CI keeps) names the failing tests and what they died of
     for (version, dist), (name, step, _, _) in zip(builds, rows):
-        if step == "examples":
-            print(f"{name}:", *failed_tests(args.workdir / f"{dist}-{version}" / "examples.log"), sep="\n  ")
+        for log in failed_runs(args.workdir / f"{dist}-{version}", step):
+            print(f"{name} ({log.name}):", *failed_tests(log), sep="\n  ")
     return status
 
 
