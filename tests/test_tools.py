@@ -281,4 +281,5 @@ def test_releases_reruns_a_failed_run_and_calls_a_pass_flaky(
     failed = [line for line in out.splitlines() if line.startswith("  FAILED ")]
     assert len(failed) == runs - (code == 0)
     if code == 0 and runs > 1:
+        assert "[1/1] lightning 2.6.0: passed on a rerun (flaky): passed on rerun 1" in out
         assert "passed (1 on a rerun: lightning 2.6.0)." in out

@@ -58,9 +58,14 @@ IMPORT_CHECK = (
 )
 
 
+def last_lines(log: Path, count: int = 1) -> list[str]:
+    """The last `count` lines of `log` that say something, without pytest's `=====` rules."""
+    lines = [ln.strip("= ") for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+    return [ln for ln in lines if ln][-count:]
+
+
 def last_line(log: Path) -> str:
-    lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    return "".join(last_lines(log))
 
 
 def failed_runs(work: Path, step: str) -> list[Path]:
@@ -69,9 +74,10 @@ def failed_runs(work: Path, step: str) -> list[Path]:
 
 
 def failed_tests(log: Path) -> list[str]:
-    """The FAILED and ERROR lines of pytest's short summary in `log`: what CI's tail has to show."""
+    """The FAILED and ERROR lines of pytest's short summary in `log` (what CI's tail has to show),
+    or the log's last lines if it has none (pytest's usage error, a crash)."""
     text = log.read_text(encoding="utf-8", errors="replace")
-    return [ln.strip() for ln in text.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+    return [ln.strip() for ln in text.splitlines() if ln.startswith(("FAILED ", "ERROR "))] or last_lines(log, 4)
 
 
 def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[str, str]:
@@ -90,7 +96,8 @@ def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[st
     path = (tree / layout.import_root).resolve()
     if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), layout.module], path, work / "import.log"):
         return "import", last_line(work / "import.log")
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+    # -vv: pytest's FAILED lines keep their whole message (cut to the terminal width otherwise)
+    cmd = [sys.executable, "-m", "pytest", "conformance", "-vv", "-p", "no:cacheprovider",
            f"--hypothesis-profile={args.profile}", *args.pytest_args]
     log = work / "examples.log"
     status = run_in_tree(cmd, path, log)
@@ -154,7 +161,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             version, dist = futures[future]
             step, detail, seconds = future.result()
             rows[(version, dist)] = (f"{dist} {version}", step, detail, f"{seconds:.0f}s")
-            print(f"[{done}/{len(builds)}] {dist} {version}: {'passed' if step == 'ok' else 'FAILED at ' + step}: "
+            print(f"[{done}/{len(builds)}] {dist} {version}: {RESULTS.get(step, 'FAILED at ' + step)}: "
                   f"{detail} ({seconds:.1f}s; logs in {args.workdir / f'{dist}-{version}'})", flush=True)
     rows = [rows[build] for build in builds]
 
