@@ -1,4 +1,4 @@
-"""Tests of `maintain tree` and tools/mutants.py on the synthetic patch set (no torch, no network)."""
+"""Tests of `maintain tree`, tools/mutants.py and tools/releases.py on synthetic inputs (no torch, no network)."""
 from __future__ import annotations
 
 import subprocess
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import releases
 from conftest import (FAKE_VERSION, FORMAT_PATCH, REPO, Synthetic, _commit, _edit, _fake_sdist, git,
                       pristine_repo, shipped, snapshot)
 
@@ -215,29 +216,8 @@ def test_mutants_counts_an_unexpected_clause_outcome_as_a_kill(dependent_set: Pa
     assert "killed" in row and "unexpected: train-end-trigger: expected PASS, got NOT-APPLICABLE" in row
 
 
-def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture) -> None:
-    from tools import releases
-
-    def failing_examples(version: str, dist: str, args) -> tuple[str, str]:
-        (args.workdir / f"{dist}-{version}" / "examples.log").write_text(
-            "..F.\n=== short test summary info ===\n"
-            "FAILED conformance/test_ddp.py::test_x - RuntimeError: the ddp fit failed\n1 failed, 3 passed in 1.0s\n")
-        return "examples", "pytest exit 1: 1 failed, 3 passed in 1.0s"
-
-    monkeypatch.setattr(releases, "check_release", failing_examples)
-    status = releases.main(["--generation", "2.6", "--only", "2.6.0", "--workdir", str(tmp_path / "work")])
-    out = capsys.readouterr().out.rstrip().splitlines()
-    assert status == 1
-    assert "FAILED: lightning 2.6.0" in out
-    # CI keeps a log's tail: the failing test and what it died of are the last lines
-    assert out[-2:] == ["lightning 2.6.0 (examples.log):",
-                        "  FAILED conformance/test_ddp.py::test_x - RuntimeError: the ddp fit failed"]
-
-
 def _fake_release_runs(monkeypatch: pytest.MonkeyPatch, statuses: list[int]) -> None:
     """tools.releases with its sdist, engine and import stubbed out: conformance runs exit with `statuses`."""
-    from tools import releases
 
     class Result:
         top = "applied"
@@ -268,8 +248,6 @@ def _fake_release_runs(monkeypatch: pytest.MonkeyPatch, statuses: list[int]) -> 
 def test_releases_reruns_a_failed_run_and_calls_a_pass_flaky(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
         statuses: list[int], reruns: int, code: int, result: str) -> None:
-    from tools import releases
-
     runs = len(statuses)
     _fake_release_runs(monkeypatch, statuses)
     status = releases.main(["--generation", "2.6", "--only", "2.6.0", "--workdir", str(tmp_path / "work"),
@@ -283,3 +261,14 @@ def test_releases_reruns_a_failed_run_and_calls_a_pass_flaky(
     if code == 0 and runs > 1:
         assert "[1/1] lightning 2.6.0: passed on a rerun (flaky): passed on rerun 1" in out
         assert "passed (1 on a rerun: lightning 2.6.0)." in out
+
+
+def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    _fake_release_runs(monkeypatch, [1])
+    status = releases.main(["--generation", "2.6", "--only", "2.6.0", "--workdir", str(tmp_path / "work")])
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert status == 1
+    assert "FAILED: lightning 2.6.0" in out
+    # CI keeps a log's tail: the failing test and what it died of are the last lines
+    assert out[-2:] == ["lightning 2.6.0 (examples.log):", "  FAILED conformance/test_ddp.py::test_x - run 0"]

@@ -70,7 +70,8 @@ def last_line(log: Path) -> str:
 
 def failed_runs(work: Path, step: str) -> list[Path]:
     """The logs of a release's failed conformance runs: each rerun's predecessor, and the last if it failed."""
-    return sorted(work.glob("examples-failed-*.log")) + ([work / "examples.log"] if step == "examples" else [])
+    earlier = sorted(work.glob("examples-failed-*.log"), key=lambda log: int(log.stem.rsplit("-", 1)[1]))
+    return earlier + ([work / "examples.log"] if step == "examples" else [])
 
 
 def failed_tests(log: Path) -> list[str]:
