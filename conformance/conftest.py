@@ -50,7 +50,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(id): the contract clause a conformance test checks")
     try:
-        config._conformance_expected = outcomes.load(outcomes.path_for(generation.target().version, target()),
+        config._conformance_expected = outcomes.load(outcomes.path_for(generation.target().name, target()),
                                                      CLAUSES)
     except outcomes.ExpectationError as exc:
         raise pytest.UsageError(str(exc)) from exc
@@ -130,7 +130,7 @@ def _summarize_outcomes(terminalreporter, config) -> None:
     if not _results:
         return
     found = getattr(config, "_conformance_unexpected", [])
-    where = f"{target()} Lightning {generation.target().version}"
+    where = f"{target()} Lightning {generation.target().name}"
     terminalreporter.section(f"conformance outcomes on {where}")
     expected = config._conformance_expected
     for clause, result in sorted(_results.items()):
@@ -158,7 +158,7 @@ def _write_json(path: Path, config) -> None:
             "observations": _observations.get(clause, {}),
         }
     scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
-    data = {"target": target(), "version": generation.target().version,
+    data = {"target": target(), "version": generation.target().name,
             "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios}
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 

@@ -5,8 +5,9 @@ themselves) knows no Lightning API. Each generation is a package beside it,
 `conformance/lightning_<major>_<minor>/`, with a reference model (`model.py`: `predict`,
 `unchanged`), a harness (`harness.py`: `observe`, `build_trainer`), a DDP runner (`ddp.py`:
 `run`, `FAMILY`), its strategies, named scenarios, the checks of its families (`families.py`:
-`CHECKS`, `VIEWS`) and the tests of its own API. A new generation adds such a folder and one
-line in GENERATIONS.
+`CHECKS`, `VIEWS`) and the tests of its own API. A new generation adds such a folder and its
+line in the registry (`tools/targets.py`), which also says which target an imported Lightning is:
+master's `__version__` (2.6.2) is no release, and the registry recognises it as master.
 """
 from __future__ import annotations
 
@@ -16,11 +17,10 @@ from functools import lru_cache
 from types import ModuleType
 from typing import NamedTuple
 
-# major.minor -> the package of the suite that checks it
-GENERATIONS = {
-    "1.3": "conformance.lightning_1_3",
-    "2.6": "conformance.lightning_2_6",
-}
+from tools import targets
+
+# major.minor -> the package of the suite that checks it, from the registry
+GENERATIONS = {g.name: g.module for g in targets.GENERATIONS}
 # where each generation's Trainer API lives, in the order it is looked for: the unified
 # `lightning` package first (2.x), then the standalone `pytorch_lightning` (1.x and 2.x)
 PACKAGES = ("lightning.pytorch", "pytorch_lightning")
@@ -30,6 +30,7 @@ class Target(NamedTuple):
     version: str        # as the package spells it (`1.3.7post0` for 1.3.7.post0)
     generation: str     # "1.3", "2.6"
     package: str        # the importable name of the Trainer API
+    name: str           # the registry's target: the release (PEP 440), or "master"
 
 
 def _imported(name: str) -> ModuleType | None:
@@ -47,11 +48,11 @@ def target() -> Target:
         if module is None:
             continue
         version = module.__version__
-        generation = ".".join(version.split(".")[:2])
-        if generation not in GENERATIONS:
-            raise RuntimeError(f"{name} {version} is not a generation the suite checks "
-                               f"(supported: {', '.join(GENERATIONS)})")
-        return Target(version, generation, name)
+        registered = targets.for_version(version)
+        if registered is None:
+            raise RuntimeError(f"{name} {version} is not a target the suite checks "
+                               f"(registered in tools/targets.py: {', '.join(t.name for t in targets.TARGETS)})")
+        return Target(version, registered.generation.name, name, registered.name)
     raise RuntimeError("neither lightning.pytorch nor pytorch_lightning can be imported")
 
 
@@ -66,17 +67,20 @@ def module(name: str) -> ModuleType:
 
 
 def folder_name(generation: str) -> str:
-    return GENERATIONS[generation].rsplit(".", 1)[-1]
+    return targets.generation(generation).folder
 
 
 def main(argv: list) -> int:
-    """`python -m conformance.generation RELEASE`: say what is imported; fail unless it is RELEASE."""
-    from tools.patchset.series import normalize_version
-
+    """`python -m conformance.generation TARGET`: say what is imported; fail unless it is TARGET."""
     found = target()
-    print(f"Lightning {found.version} ({found.package}, generation {found.generation}) from "
-          f"{lightning().__file__}")
-    if argv and normalize_version(found.version) != normalize_version(argv[0]):
+    print(f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
+          f"from {lightning().__file__}")
+    try:
+        wanted = targets.target(argv[0]).name if argv else found.name
+    except targets.UnknownTarget as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if found.name != wanted:
         print(f"error: Lightning {argv[0]} was expected", file=sys.stderr)
         return 1
     return 0

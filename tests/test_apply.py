@@ -128,6 +128,7 @@ def test_paths_with_spaces_everywhere(synthetic: Synthetic, tmp_path: Path) -> N
     shutil.copytree(REPO / "scripts", repo / "scripts")
     shutil.copytree(REPO / "tools" / "patchset", repo / "tools" / "patchset",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "tools" / "targets.py", repo / "tools")  # the registry the engine reads
     patches = shutil.copytree(synthetic.patches, tmp_path / "patch set dir")
     target = synthetic.copy("pristine", tmp_path / "a target" / "light ning")
     cwd = tmp_path / "some cwd"

@@ -34,11 +34,13 @@ def test_report_has_a_column_pair_per_generation(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "no results for patched 2.6.6" in proc.stderr
     report = (build / "report.md").read_text()
-    assert "| clause | what it says | upstream 1.3.8 | patched 1.3.8 | upstream 2.6.6 | patched 2.6.6 |" in report
+    assert ("| clause | what it says | upstream 1.3.8 | patched 1.3.8 | upstream 2.6.6 | patched 2.6.6 "
+            "| upstream master | patched master |") in report
     row = next(line for line in report.splitlines() if line.startswith("| `hook-api` |"))
     cells = [c.strip() for c in row.split("|")[3:-1]]
     assert cells[0] == "**fails** (1 of 1 tests): no hook" and cells[1] == "passes (1 of 1 tests)"
     assert cells[2] == "passes (1 of 1 tests) (UNEXPECTED, expected FAIL)" and cells[3] == "not run"
+    assert cells[4:] == ["not run", "not run"] and "no results for upstream master" in proc.stderr
     assert "not applicable (1 tests): no trigger" in report
     assert "## Lightning 1.3.8: named scenarios" in report and "## Lightning 2.6.6: hook timelines" in report
 

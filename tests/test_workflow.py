@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tools import targets
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github" / "workflows" / "conformance.yml"
 NIGHTLY = REPO / ".github" / "workflows" / "nightly.yml"
@@ -111,8 +113,28 @@ def nightly_tox_envs(path=NIGHTLY):
 
 def test_nightly_runs_existing_tox_envs():
     literal, matrix = nightly_tox_envs()
-    assert "upstream-tests" in literal and matrix == ["patched", "upstream", "patched-2.6.6", "upstream-2.6.6"]
+    # the thorough runs: the conformance envs of every target the report shows
+    assert "upstream-tests" in literal and matrix == targets.report_envs()
     assert set(literal + matrix) <= tox_envs(), set(literal + matrix) - tox_envs()
+
+
+def test_tox_and_the_workflows_agree_with_the_registry():
+    assert sorted(tox_default_envs()) == sorted(targets.tox_envs())
+    assert sorted(workflow_matrix_envs() + [targets.REPORT_ENV]) == sorted(targets.tox_envs())
+    depends = re.search(r"^\[testenv:report\]\n(?:.*\n)*?depends = (.*)$", (REPO / "tox.ini").read_text(), re.M)
+    assert [e.strip() for e in depends.group(1).split(",")] == targets.report_envs()
+    # every conformance env builds the target it is named after
+    for target in targets.TARGETS:
+        for role in (targets.PATCHED, targets.UPSTREAM):
+            if role in target.roles:
+                assert target.env(role) in tox_envs()
+
+
+def test_the_registry_check_catches_an_unregistered_env(monkeypatch):
+    # control: a target the registry gains without its envs in tox.ini is caught
+    extra = targets.Target("2.6.7", targets.LIGHTNING_2_6, (targets.PATCHED, targets.RELEASES))
+    monkeypatch.setattr(targets, "TARGETS", (*targets.TARGETS, extra))
+    assert set(targets.tox_envs()) - set(tox_default_envs()) == {"patched-2.6.7"}
 
 
 def test_nightly_clones_the_pinned_tags_and_runs_thorough():

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from tools import targets
 from tools.patchset.engine import REPO_ROOT
 from tools.tables import spread
 
@@ -57,6 +58,8 @@ SAVE_CONFIGS: Dict[str, dict] = {
     "save_last": dict(save_last=True),
     "top_k=-1, val_m": dict(monitor="val_m", save_top_k=-1),
 }
+# the registry's bare target: the project's first release (1.3.8)
+DEFAULT_VERSION = next(t.name for t in targets.TARGETS if t.bare)
 # where each generation dispatches hooks: (module, attribute) of the outermost dispatch calls
 DISPATCH = {
     "1.3": [("pytorch_lightning.trainer.trainer", "Trainer.call_hook"),
@@ -271,7 +274,8 @@ def trees(args: argparse.Namespace) -> Dict[str, Path]:
     if args.patched:
         return {"pristine": Path(args.pristine).resolve(), "patched": Path(args.patched).resolve()}
     cache = REPO_ROOT / "build" / "bench"
-    return {"pristine": build_tree(args.version, "compat", cache / f"{args.version}-compat"),
+    upstream = targets.target(args.version).generation.pristine_series
+    return {"pristine": build_tree(args.version, upstream, cache / f"{args.version}-{upstream}"),
             "patched": build_tree(args.version, "all", cache / f"{args.version}-all")}
 
 
@@ -384,7 +388,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patched", metavar="DIR", help="a Lightning tree with compat + rfc applied")
     parser.add_argument("--pristine", metavar="DIR", help="a Lightning tree with compat only")
-    parser.add_argument("--version", default="1.3.8", help="release to build trees of (default 1.3.8; or 2.6.6)")
+    parser.add_argument("--version", default=DEFAULT_VERSION,
+                        help=f"target to build trees of (default {DEFAULT_VERSION}; or 2.6.6, master)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and epochs (about a minute)")
     parser.add_argument("--rounds", type=int, help="rounds of patched/pristine subprocesses (default 7, --quick 3)")
     parser.add_argument("--epochs", type=int, help="epochs per timed fit (default 80, --quick 40)")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from conformance.outcomes import OUTCOMES
+from tools import targets
 from tools.in_tree import run_in_tree
 from tools.patchset import apply_series, detect, pristine
 from tools.patchset.engine import REPO_ROOT
@@ -42,7 +43,8 @@ from tools.patchset.series import Patch, PatchsetError, load_series, narrow
 from tools.patchset.staging import Staging, apply_patch
 from tools.tables import markdown_table, print_verdict
 
-DEFAULT_VERSION = "1.3.8"
+# the registry's first target with the mutants role (1.3.8)
+DEFAULT_VERSION = targets.with_role(targets.MUTANTS)[0].name
 # pytest exit codes (pytest.ExitCode) that are not "tests ran and some failed"
 EXIT_MEANING = {0: "all tests passed", 2: "interrupted (collection error?)", 3: "pytest internal error",
                 4: "pytest usage error", 5: "no tests collected"}
@@ -198,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             shutil.rmtree(work)
         work.mkdir(parents=True)
         base = work / "pristine"
-        pristine.from_sdist(args.patches, args.version, args.cache, base)
+        pristine.from_pin(args.patches, args.version, args.cache, base)
         layout = detect(base)
     except (PatchsetError, OSError) as exc:
         print(f"mutants: error: {exc}", file=sys.stderr)

@@ -3,9 +3,9 @@
     python -m tools.releases [--generation 1.3] [--workdir build/releases] [--only VERSION ...]
                              [--profile explicit] [--reruns N] [-- EXTRA PYTEST ARGS]
 
-For every release of the generation that patches/ supports (1.3: 1.3.0 ... 1.3.8,
-1.3.7.post0 included; 2.6: 2.6.0 ... 2.6.6; their own series or one shared through
-patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
+For every release of the generation that the registry (tools/targets.py) gives the `releases`
+role (1.3: 1.3.0 ... 1.3.8, 1.3.7.post0 included; 2.6: 2.6.0 ... 2.6.6; their own series or one
+shared through patches/versions.map), and for every sdist pinned for it (2.6.6: `lightning` and
 `pytorch-lightning`):
 
 1. apply: build a tree = verified sdist + rfc (+ compat, where the release has one) with the engine
@@ -37,11 +37,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tools import targets
 from tools.in_tree import run_in_tree
 from tools.patchset import apply_series, detect, pristine, sdist
 from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_cache_option, add_patches_option
-from tools.patchset.series import PatchsetError, supported_versions
+from tools.patchset.series import PatchsetError
 from tools.tables import markdown_table, print_verdict
 
 FLAKY = "flaky"  # the pinned scenarios failed, and passed on a rerun
@@ -141,7 +142,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    versions = [v for v in supported_versions(args.patches) if v.startswith(args.generation + ".")]
+    versions = [t.name for t in targets.with_role(targets.RELEASES) if t.generation.name == args.generation]
     unknown = sorted(set(args.only or ()) - set(versions))
     if unknown:
         print(f"releases: error: not supported: {', '.join(unknown)}; supported: {', '.join(versions)}",

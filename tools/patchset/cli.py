@@ -16,11 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import sdist
+from tools import targets
+
+from . import pristine
 from .engine import REPO_ROOT, SERIES_CHOICES, ApplyResult, apply_series
 from .layout import Layout, detect
 from .options import add_patches_option
-from .series import SHA_FILE, PatchsetError, supported_versions
+from .series import PatchsetError, supported_versions
 
 PROG = "apply.sh"
 # what `scripts/apply.sh` with no argument patches: the last release with trainer/training_loop.py
@@ -39,7 +41,7 @@ def report(result: ApplyResult, target: Path, check: bool, reverse: bool) -> Non
 
 def fetch_release(release: str, patches_root: Path, check: bool,
                   build: Path = REPO_ROOT / "build") -> tuple[Path, Optional[tempfile.TemporaryDirectory]]:
-    """No TARGET: the verified sdist of `release` extracted into build/ (a temp dir for --check)."""
+    """No TARGET: the verified pin of `release` extracted into build/ (a temp dir for --check)."""
     if release not in supported_versions(patches_root):  # fail before downloading
         listed = ", ".join(supported_versions(patches_root)) or "none"
         raise PatchsetError(f"no patch series for {release} under {patches_root}; supported: {listed}")
@@ -47,14 +49,12 @@ def fetch_release(release: str, patches_root: Path, check: bool,
     if target.exists():
         print(f"Using existing {target}")
         return target, None
-    tarball = sdist.fetch(patches_root, release, build / "sdist")
-    print(f"Verified {tarball.name} against {SHA_FILE}")
-    if check:  # a dry run must not leave an extracted tree behind
-        tmp = tempfile.TemporaryDirectory(prefix="patchset-check-")
-        return sdist.extract(tarball, Path(tmp.name) / target.name), tmp
-    sdist.extract(tarball, target)
-    print(f"Extracted {tarball.name} into {target}")
-    return target, None
+    tmp = tempfile.TemporaryDirectory(prefix="patchset-check-") if check else None
+    # a dry run must not leave an extracted tree behind
+    dest = Path(tmp.name) / target.name if tmp else target
+    pristine.from_pin(patches_root, release, build / "sdist", dest)
+    print(f"Verified and extracted Lightning {release} into {dest}")
+    return dest, tmp
 
 
 def _shown(path: Path) -> str:
@@ -63,21 +63,14 @@ def _shown(path: Path) -> str:
     return shlex.quote(os.path.relpath(full, here) if here in full.parents else str(full))
 
 
-# why --no-deps, per generation: Lightning's own requirements are not installable as they are
-NO_DEPS_WHY = {
-    "1.3": "an unpinned torch, and a PyYAML that does not build on Python 3.11",
-    "2.6": "an unpinned torch: a plain torch pulls a multi-GB CUDA build",
-}
-
-
 def next_steps(target: Path, layout: Layout) -> str:
-    requirements = REPO_ROOT / "conformance" / f"lightning_{layout.generation.replace('.', '_')}" / "requirements.txt"
+    generation = targets.generation(layout.generation)
     why = [f"  The requirements pin torch==2.13.0 and Lightning {layout.generation}'s runtime dependencies;",
            "  --no-deps keeps pip from resolving Lightning's own requirements",
-           f"  ({NO_DEPS_WHY.get(layout.generation, 'they pin nothing')})."]
+           f"  ({generation.no_deps_why})."]
     return "\n".join([
         "Next steps:",
-        f"  pip install -r {_shown(requirements)}",
+        f"  pip install -r {_shown(REPO_ROOT / generation.requirements)}",
         f"  pip install --no-deps -e {_shown(target)}",
         *why,
     ])
@@ -86,7 +79,7 @@ def next_steps(target: Path, layout: Layout) -> str:
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog=PROG,
-        description="Apply the RFC 6672 patch set to a Lightning source tree (1.3.x or 2.6.x: "
+        description="Apply the RFC 6672 patch set to a Lightning source tree (1.3.x, 2.6.x or master: "
                     "a git clone, the lightning sdist or the pytorch-lightning sdist), all-or-nothing "
                     f"and idempotent. Without TARGET, fetch the pinned sdist of --release "
                     f"(default {DEFAULT_RELEASE}) into build/ and patch that.")
@@ -101,7 +94,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                          "exit 0 iff the run would succeed")
     add_patches_option(ap)
     ap.add_argument("--release", metavar="VER",
-                    help=f"without TARGET: which pinned release to fetch (default: {DEFAULT_RELEASE})")
+                    help=f"without TARGET: which pinned release (or master) to fetch (default: "
+                         f"{DEFAULT_RELEASE}); with TARGET: the series to use instead of the one the "
+                         f"tree is recognised as (e.g. master, whose src/version.info says 2.6.2)")
     return ap.parse_args(argv)
 
 
@@ -109,13 +104,12 @@ def apply_from_args(args: argparse.Namespace) -> int:
     tmp = None
     if args.target is None:
         target, tmp = fetch_release(args.release or DEFAULT_RELEASE, args.patches, args.check)
-    elif args.release:
-        raise PatchsetError("--release is only used without TARGET (a TARGET says its own release)")
     else:
         target = Path(args.target)
     try:
         result = apply_series(target, args.series, upto=args.upto, reverse=args.reverse, check=args.check,
-                              patches_root=args.patches, progress=print)
+                              patches_root=args.patches, progress=print,
+                              release=args.release if args.target else None)
         report(result, target, args.check, args.reverse)
         if args.target is None and not (args.reverse or args.check):
             print(next_steps(target, detect(target)))

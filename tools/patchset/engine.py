@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from tools import targets
+
+from .commit import content_hash
 from .gitcmd import require_tool
 from .layout import Layout, detect as detect_layout, for_layout
 from .series import (DOCS_DIR, MAP_FILE, SERIES_ORDER, TESTS_DIR, FileDiff, Patch, PatchsetError,
@@ -38,6 +41,7 @@ class Plan:
     """The patches of every series that apply to this target, in order, each
     narrowed to the file diffs this target has (series.narrow)."""
     layout: Layout
+    release: str                        # the patches/ directory: the tree's release, or "master"
     patches: dict[str, list[Patch]]
     skipped: list[tuple[Patch, list[FileDiff]]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -45,7 +49,7 @@ class Plan:
 
     @property
     def version(self) -> str:
-        return self.layout.version
+        return self.release
 
     def all_paths(self) -> set[str]:
         return set().union(set(), *(p.paths for ps in self.patches.values() for p in ps))
@@ -72,7 +76,8 @@ class ApplyResult:
 
 def apply_series(tree: Path, series: str = "all", *, upto: Optional[str] = None,
                  without: Sequence[str] = (), reverse: bool = False, check: bool = False,
-                 patches_root: Path = DEFAULT_PATCHES, progress: Progress = _quiet) -> ApplyResult:
+                 patches_root: Path = DEFAULT_PATCHES, progress: Progress = _quiet,
+                 release: Optional[str] = None) -> ApplyResult:
     """Put `tree` at the chosen state of its release's patch set, all-or-nothing.
 
     series: "rfc", "compat" or "all" (rfc then compat): the series to push (or, with
@@ -80,7 +85,8 @@ def apply_series(tree: Path, series: str = "all", *, upto: Optional[str] = None,
     and including this patch (its number "0003" or file name), popping later ones, like
     quilt's `push <patch>`; compat is pushed on top when `series` is "all". without: rfc
     patches (numbers or names) to leave out of the series, for a tree that never had them.
-    check: do everything in staging and report, but write nothing.
+    check: do everything in staging and report, but write nothing. release: the patches/
+    directory to use ("master"), instead of the one the tree is recognised as (`recognise`).
     """
     if not tree.exists():
         raise PatchsetError(f"target {tree} does not exist")
@@ -90,7 +96,7 @@ def apply_series(tree: Path, series: str = "all", *, upto: Optional[str] = None,
         raise PatchsetError(f"unknown series {series!r}; choose one of {', '.join(SERIES_CHOICES)}")
     if upto and reverse:
         raise PatchsetError("upto and reverse do not go together")
-    plan = make_plan(tree, patches_root)
+    plan = make_plan(tree, patches_root, release)
     plan.patches["rfc"] = _without(plan.patches["rfc"], without)
     require_tool("git")
     selected = SERIES_ORDER if series == "all" else (series,)
@@ -132,22 +138,52 @@ def _position(patches: list[Patch], name: str) -> int:
     raise PatchsetError(f"no rfc patch {name} in this series (it may be one the target does not need)")
 
 
-def make_plan(target: Path, patches_root: Path) -> Plan:
+def make_plan(target: Path, patches_root: Path, release: Optional[str] = None) -> Plan:
     layout = detect_layout(target)
     versions = supported_versions(patches_root)
-    if layout.version not in versions:
-        listed = ", ".join(versions) or "none"
-        raise PatchsetError(f"Lightning {layout.version} is not supported; supported versions: {listed}"
-                            f" (from {patches_root})")
-    plan = Plan(layout, {})
+    if release is not None and release not in versions:
+        raise PatchsetError(f"no patch series for {release} under {patches_root}; supported: "
+                            f"{', '.join(versions) or 'none'}")
+    return _load_plan(target, layout, release or recognise(target, layout, patches_root), patches_root)
+
+
+def recognise(tree: Path, layout: Layout, patches_root: Path) -> str:
+    """The patches/ directory of a tree: its release, or the registered commit (master) whose
+    stale src/version.info it shares and whose content it has, patched or not."""
+    versions = supported_versions(patches_root)
+    if layout.version in versions:
+        return layout.version
+    candidates = [t for t in targets.commits() if t.version_info == layout.version and t.name in versions]
+    for candidate in candidates:
+        plan = _load_plan(tree, layout, candidate.name, patches_root)
+        if _pristine_hash(tree, plan, candidate.commit) == candidate.commit.content_sha256:
+            return candidate.name
+    hint = "".join(f"; its src/version.info says {layout.version}, as {t.name} at {t.commit.short} does, "
+                   f"but its content is not {t.name}'s (pass --release {t.name} to use that series anyway)"
+                   for t in candidates)
+    raise PatchsetError(f"Lightning {layout.version} is not supported; supported versions: "
+                        f"{', '.join(versions) or 'none'} (from {patches_root}){hint}")
+
+
+def _pristine_hash(tree: Path, plan: Plan, commit: targets.Commit) -> str:
+    """The content hash of the tree as it was before the plan's patches (applied or not)."""
+    with Staging(tree, plan.all_paths()) as staging:
+        _peel(staging, plan, _quiet)
+        pristine = {rel: ((staging.root / rel).read_bytes() if (staging.root / rel).is_file() else None)
+                    for rel in staging.paths}
+    return content_hash(tree, commit, pristine)
+
+
+def _load_plan(target: Path, layout: Layout, release: str, patches_root: Path) -> Plan:
+    plan = Plan(layout, release, {})
     for name in SERIES_ORDER:
-        sdir, alias = resolve(patches_root, layout.version, name)
+        sdir, alias = resolve(patches_root, release, name)
         if not (sdir / "series").is_file():
             plan.missing.append(name)
         elif alias:
             plan.shared[name] = alias.target
         plan.patches[name] = []
-        for patch in load_series(patches_root, layout.version, name):
+        for patch in load_series(patches_root, release, name):
             # the sdist ships no tests/ and no docs sources: leave those file diffs out
             kept, dropped = narrow(for_layout(patch, layout), target)
             if dropped:

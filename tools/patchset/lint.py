@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-from . import pristine, sdist
+from tools import targets
+
+from . import commit, cover_letter, pristine, sdist
 from .layout import detect, for_layout, read_version
 from .gitcmd import clean_env, first_error, git, require_tool, run
 from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, PatchsetError,
@@ -55,7 +57,8 @@ def lint(patches_root: Path, source: SourceArg, cache: Path) -> int:
     aliases = check_aliases(patches_root, versions, report)
     check_duplicates(versions, aliases, report)
     for vdir in versions:
-        lint_version(vdir, patches_root, source_for(sources, vdir.name, report), cache, report, aliases)
+        own = None if targets.commit_target(vdir.name) else source_for(sources, vdir.name, report)
+        lint_version(vdir, patches_root, own, cache, report, aliases, sources)
     if report.problems:
         print(f"lint: {len(report.problems)} problem(s):")
         for msg in report.problems:
@@ -189,9 +192,11 @@ def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias]
 
 
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
-                 report: LintReport, aliases: Optional[dict[tuple[str, str], Alias]] = None) -> None:
+                 report: LintReport, aliases: Optional[dict[tuple[str, str], Alias]] = None,
+                 sources_given: Optional[dict[Optional[str], Path]] = None) -> None:
     version = vdir.name
-    pinned = _check_pin(vdir, report)
+    commit_target = targets.commit_target(version)
+    pinned = commit_target is not None or _check_pin(vdir, report)
     series: dict[str, list[Patch]] = {}
     for name in SERIES_ORDER:
         alias = (aliases or {}).get((version, name))
@@ -206,10 +211,14 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
         series[name] = _check_series_dir(vdir / name, report)
         for patch in series[name]:
             check_headers(patch, report, f"{version}/{patch.label}")
+        check_cover_letter(vdir / name, report, required=bool(commit_target and series[name]))
     for extra in sorted(p.name for p in vdir.iterdir() if p.is_dir() and p.name not in SERIES_ORDER):
         report.problem(f"{version}/{extra}: unknown series directory (expected {', '.join(SERIES_ORDER)})")
     if not pinned:
         report.note(f"{version}: application not checked (no valid {SHA_FILE})")
+        return
+    if commit_target:
+        lint_commit(commit_target, patches_root, sources_given, cache, report, series)
         return
     dists = [p.dist for p in sdist.read_pins(patches_root, version)]
     for i, dist in enumerate(dists):
@@ -229,6 +238,35 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
             mapped = {name: [for_layout(p, layout) for p in patches] for name, patches in series.items()}
             label = version if len(dists) == 1 else f"{version} ({dist})"
             check_application(pin, label, mapped, Path(tmp), report, tree_source)
+
+
+def lint_commit(target: targets.Target, patches_root: Path, sources: Optional[dict[Optional[str], Path]],
+                cache: Path, report: LintReport, series: dict[str, list[Patch]]) -> None:
+    """A commit target (master): its tree from `--source master=CLONE_OR_TREE` or the shared
+    archive, verified by content; without either, application is skipped with a note."""
+    source = (sources or {}).get(target.name)
+    if source is None and not commit.archive_path(target.commit).is_file():
+        report.note(f"{target.name}: application not checked (skipped): {commit.where_to_get(target)}")
+        return
+    with tempfile.TemporaryDirectory(prefix="patchset-lint-") as tmp:
+        try:
+            pin = pristine.from_pin(patches_root, target.name, cache, Path(tmp) / "pin", source)
+        except PatchsetError as exc:
+            report.problem(f"{target.name}: {exc}")
+            return
+        label = f"{target.name} ({target.commit.short})"
+        check_application(pin, label, series, Path(tmp), report)
+
+
+def check_cover_letter(sdir: Path, report: LintReport, required: bool) -> None:
+    path = sdir / cover_letter.NAME
+    where = f"{sdir.parent.name}/{sdir.name}"
+    if not path.is_file():
+        if required:
+            report.problem(f"{where}: {cover_letter.NAME} missing (set the branch description and export)")
+        return
+    for msg in cover_letter.problems(path):
+        report.problem(f"{where}: {msg}")
 
 
 def _check_pin(vdir: Path, report: LintReport) -> bool:
@@ -263,7 +301,8 @@ def _check_series_dir(sdir: Path, report: LintReport) -> list[Patch]:
         report.problem(f"{where}/series: lists {name}, which does not exist")
     for name in sorted(present - set(listed)):
         report.problem(f"{where}: {name} is not listed in series")
-    others = sorted(p.name for p in sdir.iterdir() if p.name != "series" and p.suffix != ".diff")
+    others = sorted(p.name for p in sdir.iterdir()
+                    if p.name not in ("series", cover_letter.NAME) and p.suffix != ".diff")
     for name in others:
         report.problem(f"{where}: unexpected file {name}")
     return _parse_listed(sdir, listed, present, report)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import lint as lint_mod
-from . import pristine
+from . import cover_letter, pristine
 from .engine import apply_series
 from .gitcmd import clean_env, git, require_tool
 from .options import add_cache_option, add_patches_option
@@ -45,16 +45,13 @@ def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path
     series = {name: load_series(patches_root, version, name) for name in SERIES_ORDER}
     if dest.exists():
         dest.rmdir()
-    if source:
-        pristine.from_source(source, version, dest)
-    else:
-        pristine.from_sdist(patches_root, version, cache, dest)
+    pristine.from_pin(patches_root, version, cache, dest, source)
     _refuse_missing_tests(dest, series)
     env = clean_env(ceiling=dest.resolve().parent)
     git(["init", "-q", "-b", "pristine-base"], dest, env)
     _set_identity(dest, env, series)
     git(["add", "-A", "-f"], dest, env)
-    origin = f"from {source.name}" if source else "from the verified sdist"
+    origin = f"from {source.name}" if source else "from the verified pin"
     git(["commit", "-q", "-m", f"Lightning {version} (pristine, {origin})"], dest, env)
     git(["tag", "pristine"], dest, env)
     for name, patches in series.items():
@@ -64,6 +61,11 @@ def worktree(patches_root: Path, version: str, dest: Path, source: Optional[Path
         print(f"Branch {name}: {len(patches)} patches on top of pristine")
     git(["checkout", "-q", SERIES_ORDER[0]], dest, env)
     git(["branch", "-q", "-D", "pristine-base"], dest, env)
+    for name in SERIES_ORDER:
+        letter = cover_letter.read_description(series_dir(patches_root, version, name) / cover_letter.NAME)
+        if letter:
+            git(["config", f"branch.{name}.description", letter], dest, env)
+            print(f"Branch {name}: description restored from {cover_letter.NAME}")
     print(f"Worktree ready: {dest} (edit with `git rebase -i pristine <series>`, then export)")
 
 
@@ -77,16 +79,13 @@ def tree(patches_root: Path, version: str, dest: Path, series: str, source: Opti
         raise PatchsetError(f"no patch series for {version} under {patches_root}; supported: {listed}")
     if dest.exists():
         dest.rmdir()
-    if source:
-        pristine.from_source(source, version, dest)
-        print(f"Copied Lightning {version} from {source} into {dest}")
-    else:
-        pristine.from_sdist(patches_root, version, cache, dest)
-        print(f"Extracted the verified {version} sdist into {dest}")
+    pristine.from_pin(patches_root, version, cache, dest, source)
+    print(f"Copied Lightning {version} from {source} into {dest}" if source else
+          f"Extracted the verified {version} pin into {dest}")
     if series == "none":
         return
     try:
-        result = apply_series(dest, series, patches_root=patches_root, progress=print)
+        result = apply_series(dest, series, patches_root=patches_root, progress=print, release=version)
         print(result.top)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # never leave a half-built tree to be reused
@@ -141,6 +140,8 @@ def export(patches_root: Path, version: str, name: str, repo: Path) -> None:
             shutil.copyfile(path, out / path.name)
     _write_series(out / "series", [p.name for p in fresh])
     print(f"Exported {len(fresh)} patches to {out} (removed {len(stale)} stale)")
+    if cover_letter.write(repo, env, name, out, FORMAT_PATCH):
+        print(f"Wrote {out / cover_letter.NAME} from the description of branch {name}")
 
 
 def _write_series(path: Path, names: list[str]) -> None:

@@ -8,12 +8,26 @@ import tarfile
 from pathlib import Path
 from typing import Optional
 
-from . import sdist
+from tools import targets
+
+from . import commit, sdist
 from .layout import read_version
 from .gitcmd import clean_env, git
 from .series import DOCS_DIR, TESTS_DIR, PatchsetError
 
 IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".tox")
+
+
+def from_pin(patches_root: Path, version: str, cache: Path, dest: Path, source: Optional[Path] = None,
+             dist: Optional[str] = None) -> Path:
+    """A pristine tree of `version` as dest: master from its source or the shared archive (verified
+    by content), a release from `source` or its verified sdist."""
+    target = targets.commit_target(version)
+    if target:
+        return commit.from_commit(target, source, dest)
+    if source:
+        return from_source(source, version, dest)
+    return from_sdist(patches_root, version, cache, dest, dist)
 
 
 def from_sdist(patches_root: Path, version: str, cache: Path, dest: Path, dist: Optional[str] = None) -> Path:

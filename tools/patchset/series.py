@@ -289,7 +289,10 @@ def version_dirs(patches_root: Path) -> list[Path]:
 
 
 def version_key(version: str) -> tuple:
-    """Sort key: 1.3.7 < 1.3.7.post0 < 1.3.8, and a pre-release before its release."""
+    """Sort key: 1.3.7 < 1.3.7.post0 < 1.3.8, and a pre-release before its release; a name
+    that is no release (master) after every release."""
+    if not version[:1].isdigit():
+        return ((3, 0, version),)
     key = [(1, int(tok), "") if tok.isdigit() else (2 if tok == "post" else 0, 0, tok)
            for tok in re.findall(r"\d+|[a-z]+", version.lower())]
     return tuple(key) + ((1, -1, ""),)

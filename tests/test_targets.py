@@ -1,0 +1,224 @@
+"""The registry (tools/targets.py) and the commit target it pins (master), on a synthetic commit.
+
+The synthetic target `tip` is registered for the test only (monkeypatch): a 2.x git-layout tree
+whose src/version.info says a release the patch set does not have, as master's says 2.6.2.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import FORMAT_PATCH, REPO, _commit, _edit, git, snapshot
+from conformance import outcomes
+from tools import targets
+from tools.patchset import apply_series, commit, cover_letter, lint, maintain, sdist
+from tools.patchset.series import PatchsetError, SHA_FILE, supported_versions, version_dirs
+
+TIP_FILES = {
+    "src/version.info": "2.6.98\n",
+    "src/lightning/__init__.py": "",
+    "src/lightning/pytorch/__init__.py": "",
+    "src/lightning/pytorch/core.py": "".join(f"x{i} = {i}\n" for i in range(12)),
+    "src/lightning/pytorch/CHANGELOG.md": "# Changelog\n\n## [unreleased]\n\n### Added\n\n- Something else\n",
+    "tests/tests_pytorch/test_core.py": "def test_core():\n    pass\n",
+    "README.md": "outside the commit's paths: not part of its content\n",
+}
+DESCRIPTION = "Add the hook (RFC 6672)\n\nWhy the hook exists, in two lines\nof text.\n"
+
+
+@dataclass
+class Tip:
+    target: targets.Target
+    patches: Path
+    dev: Path            # git repo: `pristine` is the pinned commit, `rfc` the series
+    pristine: Path       # a plain tree of the commit's paths
+    shared: Path         # holds the commit's archive
+
+
+def _archive(dev: Path, dest: Path) -> str:
+    data = subprocess.run(["git", "archive", "--format=tar.gz", "--prefix=tip/", "pristine", "src", "tests"],
+                          cwd=dev, capture_output=True, check=True).stdout
+    dest.write_bytes(data)
+    return sdist.sha256_file(dest)
+
+
+@pytest.fixture(scope="module")
+def tip_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    base = tmp_path_factory.mktemp("tip")
+    dev = base / "dev"
+    for rel, text in TIP_FILES.items():
+        (dev / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dev / rel).write_text(text)
+    git(dev, "init", "-q", "-b", "main")
+    git(dev, "add", "-A")
+    git(dev, "commit", "-q", "-m", "pristine")
+    git(dev, "tag", "pristine")
+    git(dev, "checkout", "-q", "-b", "rfc")
+    _edit(dev, "src/lightning/pytorch/core.py", "x3 = 3\n", "x3 = 'hook'\n")
+    _edit(dev, "src/lightning/pytorch/CHANGELOG.md", "### Added\n\n", "### Added\n\n- The hook\n")
+    _edit(dev, "tests/tests_pytorch/test_core.py", "pass", "assert True")
+    _commit(dev, "Add the hook")
+    out = base / "patches" / "tip" / "rfc"
+    git(dev, *FORMAT_PATCH, "-q", "-o", str(out), "pristine..rfc")
+    (out / "series").write_text("".join(p.name + "\n" for p in sorted(out.glob("*.diff"))))
+    git(dev, "checkout", "-q", "pristine")
+    (base / "shared").mkdir()
+    return base, dev, out
+
+
+@pytest.fixture
+def tip(tip_repo: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tip:
+    base, dev, _ = tip_repo
+    patches = shutil.copytree(base / "patches", tmp_path / "patches")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    archive_sha = _archive(dev, shared / "tip.tar.gz")
+    pristine = tmp_path / "pristine"
+    shutil.copytree(dev, pristine, ignore=shutil.ignore_patterns(".git"))
+    draft = targets.Commit(sha=git(dev, "rev-parse", "pristine").strip(), date="2024-01-01", subject="pristine",
+                           version_info="2.6.98", archive="tip.tar.gz", archive_sha256=archive_sha,
+                           content_sha256="", paths=("src", "tests/tests_pytorch"), excluded=())
+    pin = targets.Commit(**{**draft.__dict__, "content_sha256": commit.content_hash(pristine, draft)})
+    target = targets.Target("tip", targets.LIGHTNING_2_6, (targets.PATCHED,), commit=pin)
+    monkeypatch.setattr(targets, "TARGETS", (*targets.TARGETS, target))
+    monkeypatch.setenv(commit.SHARED_ENV, str(shared))
+    return Tip(target, patches, dev, pristine, shared)
+
+
+# --- the registry and the repository agree -------------------------------------------------------
+
+def test_every_release_is_pinned_and_every_patches_dir_registered() -> None:
+    patches = REPO / "patches"
+    names = {t.name for t in targets.TARGETS}
+    assert {d.name for d in version_dirs(patches)} == names
+    assert set(supported_versions(patches)) == names
+    for t in targets.TARGETS:
+        assert (patches / t.name / SHA_FILE).is_file() == (t.commit is None), t.name
+
+
+def test_every_conformance_target_has_its_expectations_and_folder() -> None:
+    for t in targets.TARGETS:
+        assert (REPO / t.generation.requirements).is_file()
+        assert (REPO / t.generation.upstream.requirements).is_file()
+        for role in (targets.PATCHED, targets.UPSTREAM):
+            if role in t.roles:
+                assert outcomes.path_for(t.name, role).is_file()
+
+
+def test_a_version_names_one_target() -> None:
+    assert targets.for_version("2.6.2").name == "master"  # master's stale version.info
+    assert targets.for_version("1.3.7post0").name == "1.3.7.post0"
+    assert targets.for_version("2.6.3") is None
+    infos = [t.version_info for t in targets.TARGETS]
+    assert len(infos) == len(set(infos)), "two targets would claim the same trees"
+    assert targets.target("master").env(targets.MUTANTS) == "mutants-master"
+    assert targets.target("1.3.8").env(targets.PATCHED) == "patched"
+    assert targets.target("2.6.4").env(targets.RELEASES) == "releases-2.6.x"
+    with pytest.raises(targets.UnknownTarget, match="registered"):
+        targets.target("3.0.0")
+
+
+def test_the_shared_master_archive_matches_the_pin(tmp_path: Path) -> None:
+    master = targets.target("master")
+    archive = commit.archive_path(master.commit)
+    if not archive.is_file():
+        pytest.skip(f"{archive} is not here (set {commit.SHARED_ENV})")
+    assert sdist.sha256_file(archive) == master.commit.archive_sha256
+    tree = commit.from_commit(master, None, tmp_path / "master")  # verifies the content hash
+    assert (tree / "src" / "version.info").read_text().split()[0] == master.commit.version_info
+
+
+# --- a commit target: sources, content, recognition ----------------------------------------------
+
+def test_every_source_of_the_commit_gives_the_same_verified_tree(tip: Tip, tmp_path: Path) -> None:
+    from_archive = commit.from_commit(tip.target, None, tmp_path / "a")
+    from_clone = commit.from_commit(tip.target, tip.dev, tmp_path / "b")
+    from_tree = commit.from_commit(tip.target, tip.pristine, tmp_path / "c")
+    from_tarball = commit.from_commit(tip.target, tip.shared / "tip.tar.gz", tmp_path / "d")
+    assert snapshot(from_archive) == snapshot(from_clone) == snapshot(from_tree) == snapshot(from_tarball)
+    assert not (from_tree / "README.md").exists()  # only the commit's paths
+
+
+def test_a_source_of_other_content_is_refused(tip: Tip, tmp_path: Path) -> None:
+    other = shutil.copytree(tip.pristine, tmp_path / "other")
+    (other / "src" / "lightning" / "pytorch" / "core.py").write_text("changed\n")
+    with pytest.raises(PatchsetError, match="is not Lightning tip at .*content hash"):
+        commit.from_commit(tip.target, other, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    (tip.shared / "tip.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(PatchsetError, match="sha256 .* expected"):
+        commit.from_commit(tip.target, None, tmp_path / "y")
+
+
+def test_without_a_source_the_error_says_where_to_get_one(tip: Tip, tmp_path: Path) -> None:
+    (tip.shared / "tip.tar.gz").unlink()
+    with pytest.raises(PatchsetError) as err:
+        commit.from_commit(tip.target, None, tmp_path / "x")
+    assert commit.SHARED_ENV in str(err.value) and "--source" in str(err.value)
+    assert f"git -C CLONE checkout {tip.target.commit.sha}" in str(err.value)
+
+
+def test_a_commit_tree_is_recognised_by_its_content_patched_or_not(tip: Tip, tmp_path: Path) -> None:
+    tree = shutil.copytree(tip.pristine, tmp_path / "tree")
+    first = apply_series(tree, patches_root=tip.patches)
+    assert first.version == "tip" and first.applied == ["rfc/0001-Add-the-hook.diff"]
+    assert apply_series(tree, patches_root=tip.patches).nothing_to_do  # recognised once patched
+    apply_series(tree, reverse=True, patches_root=tip.patches)
+    assert snapshot(tree) == snapshot(tip.pristine)
+    (tree / "src" / "lightning" / "pytorch" / "__init__.py").write_text("# a local change\n")
+    with pytest.raises(PatchsetError, match=r"not supported.*says 2\.6\.98, as tip .*--release tip"):
+        apply_series(tree, patches_root=tip.patches)
+    assert apply_series(tree, patches_root=tip.patches, release="tip").applied  # the user's word
+
+
+# --- worktree, export, lint with the cover letter ------------------------------------------------
+
+def test_export_writes_the_cover_letter_and_worktree_restores_it(tip: Tip, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    work = tmp_path / "work"
+    assert maintain.main(["--patches", str(tip.patches), "worktree", "tip", str(work)]) == 0
+    git(work, "config", "branch.rfc.description", DESCRIPTION)
+    assert maintain.main(["--patches", str(tip.patches), "export", "tip", "rfc", str(work)]) == 0
+    letter = tip.patches / "tip" / "rfc" / cover_letter.NAME
+    text = letter.read_text()
+    assert "Subject: [PATCH] Add the hook (RFC 6672)\n" in text and "of text.\n" in text
+    assert "Add the hook\n" in text and "core.py" in text  # git's shortlog and diffstat
+    assert cover_letter.NAME not in (tip.patches / "tip" / "rfc" / "series").read_text()
+    assert maintain.main(["--patches", str(tip.patches), "export", "tip", "rfc", str(work)]) == 0
+    assert letter.read_text() == text, "exporting twice gives the same cover letter"
+    again = tmp_path / "again"
+    assert maintain.main(["--patches", str(tip.patches), "worktree", "tip", str(again)]) == 0
+    assert git(again, "config", "branch.rfc.description") == DESCRIPTION + "\n"  # git ends its output with one
+    assert "description restored" in capsys.readouterr().out
+    # apply skips it: it is no patch
+    assert apply_series(shutil.copytree(tip.pristine, tmp_path / "t"), patches_root=tip.patches).applied
+
+
+def test_lint_checks_a_commit_target_and_its_cover_letter(tip: Tip, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    rfc = tip.patches / "tip" / "rfc"
+    assert lint.lint(tip.patches, None, tmp_path / "cache") == 1
+    assert f"tip/rfc: {cover_letter.NAME} missing" in capsys.readouterr().out
+    (rfc / cover_letter.NAME).write_text("Subject: [PATCH 0/1] *** SUBJECT HERE ***\n\n*** BLURB HERE ***\n")
+    assert lint.lint(tip.patches, None, tmp_path / "cache") == 1
+    assert "is git's template (*** SUBJECT HERE ***)" in capsys.readouterr().out
+    (rfc / cover_letter.NAME).write_text(f"Subject: [PATCH] {DESCRIPTION}")
+    assert lint.lint(tip.patches, None, tmp_path / "cache") == 0
+    out = capsys.readouterr().out
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert f"ok: tip ({tip.target.commit.short}): rfc onto pristine: {tool} (1 patches)" in out
+    (tip.shared / "tip.tar.gz").unlink()
+    assert lint.lint(tip.patches, None, tmp_path / "cache") == 0
+    assert "tip: application not checked (skipped)" in capsys.readouterr().out
+
+
+def test_apply_sh_fetches_the_commit_and_takes_release_for_a_tree(tip: Tip, tmp_path: Path) -> None:
+    from tools.patchset.cli import fetch_release
+    tree, tmp = fetch_release("tip", tip.patches, check=False, build=tmp_path / "build")
+    assert tmp is None and tree == tmp_path / "build" / "lightning-tip"
+    assert snapshot(tree) == {rel: sig for rel, sig in snapshot(tip.pristine).items() if rel != "README.md"}
+    assert apply_series(tree, patches_root=tip.patches).applied == ["rfc/0001-Add-the-hook.diff"]
