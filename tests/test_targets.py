@@ -15,8 +15,8 @@ import pytest
 from conftest import FORMAT_PATCH, REPO, _commit, _edit, git, snapshot
 from conformance import outcomes
 from tools import targets
-from tools.patchset import apply_series, commit, cover_letter, lint, maintain, sdist
-from tools.patchset.series import PatchsetError, SHA_FILE, supported_versions, version_dirs
+from tools.patchset import apply_series, backport, commit, cover_letter, lint, maintain, sdist
+from tools.patchset.series import PatchsetError, SHA_FILE, load_series, supported_versions, version_dirs
 
 TIP_FILES = {
     "src/version.info": "2.6.98\n",
@@ -58,7 +58,7 @@ def tip_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     git(dev, "commit", "-q", "-m", "pristine")
     git(dev, "tag", "pristine")
     git(dev, "checkout", "-q", "-b", "rfc")
-    _edit(dev, "src/lightning/pytorch/core.py", "x3 = 3\n", "x3 = 'hook'\n")
+    _edit(dev, "src/lightning/pytorch/core.py", "x8 = 8\n", "x8 = 'hook'\n")
     _edit(dev, "src/lightning/pytorch/CHANGELOG.md", "### Added\n\n", "### Added\n\n- The hook\n")
     _edit(dev, "tests/tests_pytorch/test_core.py", "pass", "assert True")
     _commit(dev, "Add the hook")
@@ -222,3 +222,42 @@ def test_apply_sh_fetches_the_commit_and_takes_release_for_a_tree(tip: Tip, tmp_
     assert tmp is None and tree == tmp_path / "build" / "lightning-tip"
     assert snapshot(tree) == {rel: sig for rel, sig in snapshot(tip.pristine).items() if rel != "README.md"}
     assert apply_series(tree, patches_root=tip.patches).applied == ["rfc/0001-Add-the-hook.diff"]
+
+
+# --- a release's series generated from the commit's: maintain backport ---------------------------
+
+RELEASE_CHANGELOG = ("# Changelog\n\n## [unreleased] - YYYY-MM-DD\n\n### Added\n\n-\n\n### Changed\n\n-\n\n"
+                     "---\n\n## [2.6.97] - 2024-01-01\n\n### Added\n\n- An old entry\n")
+
+
+def test_rehome_puts_each_entry_in_the_release_section() -> None:
+    text = backport.rehome(RELEASE_CHANGELOG, [("Added", "- One"), ("Added", "- Two"), ("Changed", "- Three")], "x")
+    assert text.startswith("# Changelog\n\n## [unreleased] - YYYY-MM-DD\n\n### Added\n\n- One\n- Two\n\n"
+                           "### Changed\n\n- Three\n\n---\n")
+    assert text.endswith("### Added\n\n- An old entry\n")
+    with pytest.raises(PatchsetError, match="no `### Fixed`"):
+        backport.rehome(RELEASE_CHANGELOG, [("Fixed", "- Four")], "x")
+
+
+def test_backport_makes_the_release_series_from_the_commit_series(tip: Tip, tmp_path: Path) -> None:
+    release = shutil.copytree(tip.pristine, tmp_path / "release")
+    (release / "src" / "version.info").write_text("2.6.97\n")
+    (release / "src" / "lightning" / "pytorch" / "CHANGELOG.md").write_text(RELEASE_CHANGELOG)
+    core = release / "src" / "lightning" / "pytorch" / "core.py"
+    core.write_text("# moved by two lines\n\n" + core.read_text())
+    (tip.patches / "2.6.97").mkdir()
+    (tip.patches / "tip" / "rfc" / cover_letter.NAME).write_text(f"Subject: [PATCH] {DESCRIPTION}")
+    assert maintain.main(["--patches", str(tip.patches), "backport", "tip", "2.6.97", str(tmp_path / "w"),
+                          "--source", str(release)]) == 0
+    (ported,) = load_series(tip.patches, "2.6.97", "rfc")
+    (origin,) = load_series(tip.patches, "tip", "rfc")
+    def hunks(patch, suffix):
+        return [h.lines[1:] for fd in patch.files if fd.path.endswith(suffix) for h in fd.hunks]
+    assert hunks(ported, "core.py") == hunks(origin, "core.py")  # the same code hunk, at another line
+    assert hunks(ported, "test_core.py") == hunks(origin, "test_core.py")
+    assert hunks(ported, "CHANGELOG.md") == [[" \n", " ### Added\n", " \n", "--\n", "+- The hook\n", " \n",
+                                              " ### Changed\n", " \n"]]  # the placeholder replaced
+    assert ported.headers["Subject"] == origin.headers["Subject"] and ported.body == origin.body
+    assert cover_letter.read_description(tip.patches / "2.6.97" / "rfc" / cover_letter.NAME) == DESCRIPTION
+    tree = shutil.copytree(release, tmp_path / "applied")
+    assert apply_series(tree, patches_root=tip.patches).applied == [f"rfc/{ported.name}"]

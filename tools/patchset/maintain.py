@@ -4,6 +4,7 @@
     python3 -m tools.patchset.maintain export VERSION SERIES DIR
     python3 -m tools.patchset.maintain lint [--source CLONE]
     python3 -m tools.patchset.maintain tree VERSION DEST [--series rfc|compat|all|none] [--source CLONE_OR_TREE]
+    python3 -m tools.patchset.maintain backport FROM VERSION DIR [--source CLONE_OR_TREE]
 
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import lint as lint_mod
-from . import cover_letter, pristine
+from . import backport, cover_letter, pristine
 from .engine import apply_series
 from .gitcmd import clean_env, git, require_tool
 from .options import add_cache_option, add_patches_option
@@ -179,6 +180,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     tr.add_argument("--series", choices=["rfc", "compat", "all", "none"], default="all",
                     help="series to apply (default: all = rfc then compat; none = pristine)")
     tr.add_argument("--source", type=Path, help="Lightning clone (tag VERSION) or tree instead of the sdist")
+    bp = sub.add_parser("backport", help="regenerate VERSION's rfc series from FROM's (master's): a worktree "
+                                         "in DIR, the same hunks with git am -3, CHANGELOG entries re-homed")
+    bp.add_argument("source_target", metavar="FROM")
+    bp.add_argument("version")
+    bp.add_argument("dir", type=Path)
+    bp.add_argument("--source", type=Path, help="Lightning clone (tag VERSION) or tree with tests/ and docs/")
     return ap.parse_args(argv)
 
 
@@ -191,6 +198,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             export(args.patches, args.version, args.series, args.dir)
         elif args.command == "tree":
             tree(args.patches, args.version, args.dest, args.series, args.source, args.cache)
+        elif args.command == "backport":
+            worktree(args.patches, args.version, args.dir, args.source, args.cache)
+            backport.backport(args.patches, args.source_target, args.version, args.dir, args.cache)
+            export(args.patches, args.version, "rfc", args.dir)
         else:
             return lint_mod.lint(args.patches, args.source, args.cache)
         return 0
