@@ -117,7 +117,7 @@ def from_commit(target: Target, source: Optional[Path], dest: Path) -> Path:
     elif not source.is_dir():
         raise PatchsetError(f"--source {source} is neither a directory nor a .tar.gz")
     elif _is_git(source):
-        _git_archive(source, commit, dest)
+        git_archive(source, commit, dest)
         origin = f"--source {source} (commit {commit.short})"
     else:
         _copy_paths(source, commit, dest)
@@ -135,7 +135,8 @@ def _is_git(path: Path) -> bool:
     return git(["rev-parse", "--git-dir"], path, env, check=False).returncode == 0 and (path / ".git").exists()
 
 
-def _git_archive(clone: Path, commit: Commit, dest: Path) -> None:
+def git_archive(clone: Path, commit: Commit, dest: Path) -> None:
+    """The commit's paths from a clone into dest (created if need be), as `git archive` has them."""
     from .pristine import git_bytes
 
     env = clean_env(ceiling=clone.resolve().parent)
@@ -147,7 +148,7 @@ def _git_archive(clone: Path, commit: Commit, dest: Path) -> None:
     with tempfile.TemporaryFile() as fh:
         fh.write(data)
         fh.seek(0)
-        dest.mkdir(parents=True)
+        dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=fh, mode="r:") as tar:
             tar.extractall(dest, filter="data")
 

@@ -5,6 +5,7 @@
     python3 -m tools.patchset.maintain lint [--source CLONE]
     python3 -m tools.patchset.maintain tree VERSION DEST [--series rfc|compat|all|none] [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain backport FROM VERSION DIR [--source CLONE_OR_TREE]
+    python3 -m tools.patchset.maintain move-master COMMIT --source CLONE [--build DIR]
 
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
@@ -26,8 +27,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import lint as lint_mod
-from . import backport, cover_letter, pristine
-from .engine import apply_series
+from . import backport, cover_letter, move, pristine
+from .engine import REPO_ROOT, apply_series
 from .gitcmd import clean_env, git, require_tool
 from .options import add_cache_option, add_patches_option
 from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
@@ -180,6 +181,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     tr.add_argument("--series", choices=["rfc", "compat", "all", "none"], default="all",
                     help="series to apply (default: all = rfc then compat; none = pristine)")
     tr.add_argument("--source", type=Path, help="Lightning clone (tag VERSION) or tree instead of the sdist")
+    mv = sub.add_parser("move-master", help="pin master at COMMIT: the series regenerated on it (git am -3), "
+                                            "the pin in tools/targets.py rewritten, then lint")
+    mv.add_argument("commit")
+    mv.add_argument("--source", type=Path, required=True, help="a Lightning clone that has COMMIT")
+    mv.add_argument("--build", type=Path, default=REPO_ROOT / "build",
+                    help="where the new archive is written (default: build/)")
     bp = sub.add_parser("backport", help="regenerate VERSION's rfc series from FROM's (master's): a worktree "
                                          "in DIR, the same hunks with git am -3, CHANGELOG entries re-homed")
     bp.add_argument("source_target", metavar="FROM")
@@ -198,6 +205,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             export(args.patches, args.version, args.series, args.dir)
         elif args.command == "tree":
             tree(args.patches, args.version, args.dest, args.series, args.source, args.cache)
+        elif args.command == "move-master":
+            return move.move_master(args.patches, args.commit, args.source, args.build)
         elif args.command == "backport":
             worktree(args.patches, args.version, args.dir, args.source, args.cache)
             backport.backport(args.patches, args.source_target, args.version, args.dir, args.cache)
