@@ -15,7 +15,7 @@ import pytest
 from conftest import FORMAT_PATCH, REPO, _commit, _edit, git, snapshot
 from conformance import outcomes
 from tools import targets
-from tools.patchset import apply_series, backport, commit, cover_letter, lint, maintain, sdist
+from tools.patchset import apply_series, backport, commit, cover_letter, lint, maintain, move, sdist
 from tools.patchset.series import PatchsetError, SHA_FILE, load_series, supported_versions, version_dirs
 
 TIP_FILES = {
@@ -261,3 +261,27 @@ def test_backport_makes_the_release_series_from_the_commit_series(tip: Tip, tmp_
     assert cover_letter.read_description(tip.patches / "2.6.97" / "rfc" / cover_letter.NAME) == DESCRIPTION
     tree = shutil.copytree(release, tmp_path / "applied")
     assert apply_series(tree, patches_root=tip.patches).applied == [f"rfc/{ported.name}"]
+
+
+def test_move_master_regenerates_the_series_and_rewrites_the_pin(tip: Tip, tmp_path: Path) -> None:
+    clone = shutil.copytree(tip.dev, tmp_path / "clone")
+    git(clone, "checkout", "-q", "-b", "next", "pristine")
+    _edit(clone, "src/lightning/pytorch/core.py", "x0 = 0\n", "x0 = 'upstream moved on'\n")
+    git(clone, "commit", "-q", "-am", "Upstream moves on")
+    sha = git(clone, "rev-parse", "HEAD").strip()
+    registry = shutil.copy(targets.__file__, tmp_path / "targets.py")
+    (tip.patches / "tip" / "rfc" / cover_letter.NAME).write_text(f"Subject: [PATCH] {DESCRIPTION}")
+    before = load_series(tip.patches, "tip", "rfc")
+    assert move.move_master(tip.patches, sha[:10], clone, tmp_path / "build", Path(registry), "tip", lint=False) == 0
+    (after,) = load_series(tip.patches, "tip", "rfc")
+    assert [h.lines for fd in after.files for h in fd.hunks] == [h.lines for fd in before[0].files for h in fd.hunks]
+    archive = tmp_path / "build" / f"lightning-tip-{sha[:7]}.tar.gz"
+    tree = sdist.extract(archive, tmp_path / "new")
+    assert "upstream moved on" in (tree / "src/lightning/pytorch/core.py").read_text()
+    pin = Path(registry).read_text()
+    assert f'    sha="{sha}",' in pin and f'    archive_sha256="{sdist.sha256_file(archive)}",' in pin
+    assert f'    content_sha256="{commit.content_hash(tree, tip.target.commit)}",' in pin
+    assert f'    archive="{archive.name}",' in pin and '    subject="Upstream moves on",' in pin
+    assert cover_letter.read_description(tip.patches / "tip" / "rfc" / cover_letter.NAME) == DESCRIPTION
+    with pytest.raises(PatchsetError, match="has no commit"):
+        move.move_master(tip.patches, "0" * 40, clone, tmp_path / "build", Path(registry), "tip", lint=False)

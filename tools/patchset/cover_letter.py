@@ -2,8 +2,8 @@
 
 `maintain export` writes it as `git format-patch --cover-letter --cover-from-description=subject`
 does, from the description of the series' branch (`git branch --edit-description rfc`): its
-first paragraph is the subject, the rest the body, then git's shortlog and diffstat. Its date
-is the branch tip's commit date, so exporting twice gives the same file. `maintain worktree`
+first paragraph is the subject, the rest the body, then git's shortlog and diffstat. Its author
+and date are the branch tip's, so exporting twice gives the same file. `maintain worktree`
 restores the description from it. It holds no diff: apply and lint's application checks skip
 it (it is not in `series`); lint checks that it is no template.
 """
@@ -31,8 +31,9 @@ def write(repo: Path, env: dict[str, str], branch: str, out: Path, flags: list[s
     """Write out/NAME from the branch description; False (nothing written) when it is not set."""
     if not description(repo, env, branch):
         return False
-    # the tip's author and date, not whoever exports when: exporting twice gives the same file
-    name, email, date = git(["log", "-1", "--format=%an%n%ae%n%cI", branch], repo, env).stdout.splitlines()
+    # the tip's author and author date (which git am keeps), not whoever exports when: exporting
+    # twice, or from a worktree made again, gives the same file
+    name, email, date = git(["log", "-1", "--format=%an%n%ae%n%aI", branch], repo, env).stdout.splitlines()
     tip = {"GIT_COMMITTER_DATE": date, "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
     with tempfile.TemporaryDirectory(prefix="patchset-cover-") as tmp:

@@ -72,7 +72,7 @@ def rewrite_registry(path: Path, pin: targets.Commit) -> None:
 
 
 def move_master(patches_root: Path, sha: str, clone: Path, build: Path, registry: Path = REGISTRY,
-                name: str = "master") -> int:
+                name: str = "master", lint: bool = True) -> int:
     target = targets.target(name)
     env = clean_env(ceiling=clone.resolve().parent)
     full = git(["rev-parse", "-q", "--verify", f"{sha}^{{commit}}"], clone, env, check=False).stdout.strip()
@@ -102,7 +102,7 @@ def move_master(patches_root: Path, sha: str, clone: Path, build: Path, registry
     rewrite_registry(registry, pin)
     print(f"Pinned {name} at {pin.sha} ({pin.date}) in {registry}; wrote {archive} (sha256 "
           f"{pin.archive_sha256}): put it in ../shared/lightning/ for CI")
-    return _lint(patches_root, archive.parent)
+    return _lint(patches_root, archive.parent) if lint else 0
 
 
 def _scratch_repo(repo: Path, clone: Path, target: targets.Target, sha: str) -> None:
