@@ -285,3 +285,17 @@ def test_move_master_regenerates_the_series_and_rewrites_the_pin(tip: Tip, tmp_p
     assert cover_letter.read_description(tip.patches / "tip" / "rfc" / cover_letter.NAME) == DESCRIPTION
     with pytest.raises(PatchsetError, match="has no commit"):
         move.move_master(tip.patches, "0" * 40, clone, tmp_path / "build", Path(registry), "tip", lint=False)
+
+
+def test_apply_sh_release_names_the_series_of_a_tree(tip: Tip, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    from tools.patchset import cli
+    tree = shutil.copytree(tip.pristine, tmp_path / "tree")
+    (tree / "README.md").write_text("outside the content: still recognised\n")
+    (tree / "src" / "lightning" / "__init__.py").write_text("# local change\n")
+    assert cli.main([str(tree), "--patches", str(tip.patches)]) == 1
+    assert "--release tip" in capsys.readouterr().err
+    assert cli.main([str(tree), "--patches", str(tip.patches), "--release", "tip"]) == 0
+    assert "Now at patch rfc/0001-Add-the-hook.diff" in capsys.readouterr().out
+    assert cli.main([str(tree), "--patches", str(tip.patches), "--release", "9.9"]) == 1
+    assert "no patch series for 9.9" in capsys.readouterr().err
