@@ -45,7 +45,8 @@ def target() -> Target:
     """The Lightning this interpreter imports; an error naming the supported generations otherwise."""
     for name in PACKAGES:
         module = _imported(name)
-        if module is None:
+        # a git checkout's src/pytorch_lightning is a packaging stub without a version
+        if module is None or not hasattr(module, "__version__"):
             continue
         version = module.__version__
         registered = targets.for_version(version)

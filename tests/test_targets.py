@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FORMAT_PATCH, REPO, _commit, _edit, git, snapshot
+from conftest import FORMAT_PATCH, REPO, _commit, _edit, git, pristine_repo, snapshot
 from conformance import outcomes
 from tools import targets
 from tools.patchset import apply_series, backport, commit, cover_letter, lint, maintain, move, sdist
@@ -49,14 +49,7 @@ def _archive(dev: Path, dest: Path) -> str:
 @pytest.fixture(scope="module")
 def tip_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     base = tmp_path_factory.mktemp("tip")
-    dev = base / "dev"
-    for rel, text in TIP_FILES.items():
-        (dev / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dev / rel).write_text(text)
-    git(dev, "init", "-q", "-b", "main")
-    git(dev, "add", "-A")
-    git(dev, "commit", "-q", "-m", "pristine")
-    git(dev, "tag", "pristine")
+    dev = pristine_repo(base / "dev", TIP_FILES)
     git(dev, "checkout", "-q", "-b", "rfc")
     _edit(dev, "src/lightning/pytorch/core.py", "x8 = 8\n", "x8 = 'hook'\n")
     _edit(dev, "src/lightning/pytorch/CHANGELOG.md", "### Added\n\n", "### Added\n\n- The hook\n")
