@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 from tools.targets import Commit, Target
 
 from . import sdist
-from .gitcmd import clean_env, git
+from .gitcmd import clean_env, git, git_bytes
 from .series import PatchsetError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +137,6 @@ def _is_git(path: Path) -> bool:
 
 def git_archive(clone: Path, commit: Commit, dest: Path) -> None:
     """The commit's paths from a clone into dest (created if need be), as `git archive` has them."""
-    from .pristine import git_bytes
-
     env = clean_env(ceiling=clone.resolve().parent)
     if git(["cat-file", "-e", f"{commit.sha}^{{commit}}"], clone, env, check=False).returncode != 0:
         raise PatchsetError(f"--source {clone} does not have commit {commit.sha}; "

@@ -69,3 +69,12 @@ def first_error(stderr: str) -> str:
         if ln.startswith(("error:", "fatal:")):
             return ln
     return lines[0] if lines else ""
+
+
+def git_bytes(args: list[str], cwd: Path) -> bytes:
+    """Binary git output (the text helper would mangle a tar stream)."""
+    proc = subprocess.run(["git", *args], cwd=cwd, env=clean_env(ceiling=cwd.resolve().parent),
+                          capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise PatchsetError(f"git {args[0]} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout

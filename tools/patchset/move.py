@@ -27,8 +27,7 @@ from tools import targets
 
 from . import commit as commit_mod
 from . import cover_letter
-from .gitcmd import clean_env, git
-from .pristine import git_bytes
+from .gitcmd import clean_env, git, git_bytes
 from .sdist import sha256_file
 from .series import PatchsetError, load_series, series_dir
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Optional
@@ -12,7 +11,7 @@ from tools import targets
 
 from . import commit, sdist
 from .layout import read_version
-from .gitcmd import clean_env, git
+from .gitcmd import clean_env, git, git_bytes
 from .series import DOCS_DIR, TESTS_DIR, PatchsetError
 
 IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", ".pytest_cache", ".tox")
@@ -71,15 +70,6 @@ def _archive(source: Path, ref: str, dest: Path) -> None:
             tar.extractall(dest, filter="data")
         else:
             tar.extractall(dest)
-
-
-def git_bytes(args: list[str], cwd: Path) -> bytes:
-    """Binary git output (the text helper would mangle a tar stream)."""
-    proc = subprocess.run(["git", *args], cwd=cwd, env=clean_env(ceiling=cwd.resolve().parent),
-                          capture_output=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise PatchsetError(f"git {args[0]} failed in {cwd}: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
 
 
 def add_unshipped(pin: Path, source: Path, version: str, scratch: Path) -> bool:
