@@ -48,7 +48,8 @@ def where_to_get(target: Target) -> str:
     commit = target.commit
     return (f"Lightning {target.name} at {commit.short} ({commit.date}) needs a source: "
             f"{archive_path(commit)} (a `git archive` of the commit; set {SHARED_ENV} to the "
-            f"directory holding {commit.archive}), or --source with a clone or tree of it: "
+            f"directory holding {commit.archive}), or a clone or tree of it (`maintain ... --source CLONE`, "
+            f"or `scripts/apply.sh CLONE` to patch it in place): "
             f"`git clone https://github.com/Lightning-AI/pytorch-lightning CLONE && "
             f"git -C CLONE checkout {commit.sha}`")
 
