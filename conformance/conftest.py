@@ -176,8 +176,8 @@ def run_scenario(request, tmp_path_factory):
     """Observe scenarios with the active generation's harness, each in a fresh directory;
     counts them per family and region. A scenario the target rejects makes the test
     NOT-APPLICABLE (a skip whose reason says so)."""
-    observe = generation.module("harness").observe
-    region = generation.module("strategies").region
+    observe = generation.folder().harness.observe
+    region = generation.folder().strategies.region
     family = _family(request)
     counts: Counter = Counter()
 

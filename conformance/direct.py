@@ -11,6 +11,6 @@ TRAIN_ONLY = Scenario(limit_val_batches=0, max_epochs=2, checkpoints=())
 
 def fit(root: Path, module, callbacks=(), scenario: Scenario = TRAIN_ONLY, **overrides) -> None:
     """`module` fitted under `scenario`'s loop settings; `overrides`: Trainer arguments of the generation."""
-    trainer = generation.module("harness").build_trainer(scenario, root, list(callbacks),
+    trainer = generation.folder().harness.build_trainer(scenario, root, list(callbacks),
                                                          max_epochs=scenario.max_epochs, **overrides)
     trainer.fit(module)

@@ -39,13 +39,13 @@ def assert_matches(observed: Any, expected: Any) -> None:
 
 def view(clause: str) -> Callable[[Observation], Any]:
     """What the clause looks at: the generation's view of it, or the whole observation."""
-    return generation.module("families").VIEWS.get(clause, lambda observation: observation)
+    return generation.folder().families.VIEWS.get(clause, lambda observation: observation)
 
 
 def conforms(observed: Observation, scenario: Scenario, clause: str) -> None:
     """The run is what the model predicts, in the clause's view."""
     look = view(clause)
-    assert_matches(look(observed), look(generation.module("model").predict(scenario)))
+    assert_matches(look(observed), look(generation.folder().model.predict(scenario)))
 
 
 def hook_never_fires(observed: Observation, scenario: Scenario, clause: str) -> None:
@@ -58,10 +58,10 @@ def forced_calls_as_predicted(observed: Observation, scenario: Scenario, clause:
     def calls(observation: Observation) -> list:
         return [event for event in observation.trace if event[0].endswith(FORCED_CALL)]
 
-    assert calls(observed) == calls(generation.module("model").predict(scenario))
+    assert calls(observed) == calls(generation.folder().model.predict(scenario))
 
 
 def unchanged(observed: Observation, scenario: Scenario, clause: str) -> None:
     """Where upstream and patched must agree (the model's `unchanged`), the run is the model's."""
-    assert generation.module("model").unchanged(scenario), "not a scenario where upstream must agree"
+    assert generation.folder().model.unchanged(scenario), "not a scenario where upstream must agree"
     conforms(observed, scenario, clause)

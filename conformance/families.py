@@ -26,14 +26,14 @@ class Check:
 
 
 def _checks() -> List[Tuple[str, str, Check]]:
-    return [(family, name, check) for family, checks in generation.module("families").CHECKS.items()
+    return [(family, name, check) for family, checks in generation.folder().families.CHECKS.items()
             for name, check in checks.items()]
 
 
 def _label(pinned: Union[str, Scenario], index: int) -> Tuple[str, Scenario]:
     """A pinned scenario's test id and scenario: a named one by its name, another by its place."""
     if isinstance(pinned, str):
-        return pinned, generation.module("named").NAMED[pinned][1]
+        return pinned, generation.folder().named.NAMED[pinned][1]
     return f"scenario {index}", pinned
 
 

@@ -2,12 +2,12 @@
 
 The suite's core (scenario, strategies, clauses, comparison, expectations, and the tests
 themselves) knows no Lightning API. Each generation is a package beside it,
-`conformance/lightning_<major>_<minor>/`, with a reference model (`model.py`: `predict`,
-`unchanged`), a harness (`harness.py`: `observe`, `build_trainer`), a DDP runner (`ddp.py`:
-`run`, `FAMILY`), its strategies, named scenarios, the checks of its families (`families.py`:
-`CHECKS`, `VIEWS`) and the tests of its own API. A new generation adds such a folder and its
-line in the registry (`tools/targets.py`), which also says which target an imported Lightning is:
-master's `__version__` (2.6.2) is no release, and the registry recognises it as master.
+`conformance/lightning_<major>_<minor>/`, with a reference model, a harness, a DDP runner, its
+strategies, named scenarios, the checks of its families and the tests of its own API; what the
+core uses of them is written in `conformance/contract.py`, and `folder()` is the one way in.
+A new generation adds such a folder and its line in the registry (`tools/targets.py`), which
+also says which target an imported Lightning is: master's `__version__` (2.6.2) is no
+release, and the registry recognises it as master.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import NamedTuple
 
+from conformance import contract
 from tools import targets
 
 # major.minor -> the package of the suite that checks it, from the registry
@@ -62,9 +63,10 @@ def lightning() -> ModuleType:
     return importlib.import_module(target().package)
 
 
-def module(name: str) -> ModuleType:
-    """A module of the active generation's folder, e.g. module("model")."""
-    return importlib.import_module(f"{GENERATIONS[target().generation]}.{name}")
+@lru_cache(maxsize=None)
+def folder() -> contract.Folder:
+    """The active generation's folder, its six modules checked against `conformance.contract`."""
+    return contract.load(GENERATIONS[target().generation])
 
 
 def folder_name(generation: str) -> str:

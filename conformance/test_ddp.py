@@ -17,9 +17,9 @@ import pytest
 from conformance import ddp as core
 from conformance import generation
 
-DDP = generation.module("ddp")
+DDP = generation.folder().ddp
 FAMILY = DDP.FAMILY
-predict = generation.module("model").predict
+predict = generation.folder().model.predict
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def ddp_run(request, tmp_path_factory):
         root.mkdir()
         return DDP.run(scenario, root)
 
-    yield from core.counted_runs(request, generation.module("strategies").region, fit)
+    yield from core.counted_runs(request, generation.folder().strategies.region, fit)
 
 
 @pytest.mark.clause(FAMILY.clauses["hook"])

@@ -10,7 +10,7 @@ from conformance.direct import TRAIN_ONLY, fit
 from conformance.scenario import NEW_HOOK
 
 pl = generation.lightning()
-harness = generation.module("harness")
+harness = generation.folder().harness
 
 
 @pytest.mark.clause("hook-api")

@@ -5,7 +5,7 @@ from conformance import expect, generation
 from conformance import named as core
 
 
-@pytest.mark.parametrize("name,scenario", core.cases(generation.module("named").NAMED))
+@pytest.mark.parametrize("name,scenario", core.cases(generation.folder().named.NAMED))
 def test_named_scenario(request, run_scenario, name, scenario):
     observed = run_scenario(scenario)
     # the whole observation goes to the report; the clause's view is what is compared

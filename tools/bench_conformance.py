@@ -76,7 +76,7 @@ from tools.tables import spread  # noqa: E402
 
 pl = generation.lightning()
 Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
-harness, strategies = generation.module("harness"), generation.module("strategies")
+harness, strategies = generation.folder().harness, generation.folder().strategies
 PATCHED = hasattr(Callback, NEW_HOOK)
 REFERENCE = Scenario(max_epochs=3, train_batches=4)  # "3 epochs of 4 batches with ModelCheckpoint"
 Runner = Callable[[Scenario, Path], None]

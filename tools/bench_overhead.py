@@ -95,7 +95,7 @@ def _fit(root: str, callbacks: list, **fields) -> Tuple[Optional[str], int]:
     from conformance import generation
     from conformance.scenario import Checkpoint, Scenario
 
-    harness = generation.module("harness")
+    harness = generation.folder().harness
     # the builder turns checkpointing on when the scenario has checkpoints; the callbacks are ours
     scenario = Scenario(**{"checkpoints": (Checkpoint(),) if callbacks else (), **fields})
     generation.lightning().seed_everything(0)
