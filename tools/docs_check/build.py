@@ -1,10 +1,10 @@
 """One Sphinx build of the touched pages and API of one tree, in a subprocess.
 
 The source directory is a copy of the tree's docs/source-pytorch (when it has one) plus the
-check's own pages in `_docs_check/`: an index whose hidden toctree holds every built page, and
-one page per touched API object, written as upstream's `_templates/classtemplate.rst` writes
-its API pages (`currentmodule`, title, `autoclass` with `:members:`). `include_patterns` keeps
-every other page out of the build. Sphinx runs with the tree's `src/` first on PYTHONPATH, so
+check's own pages: `_docs_check/index.rst`, whose hidden toctree holds every built page, and one
+page per touched API object in `api/`, written as upstream's `_templates/classtemplate.rst`
+writes its API pages there (`currentmodule`, title, `autoclass` with `:members:`).
+`include_patterns` keeps every other page out of the build. Sphinx runs with the tree's `src/` first on PYTHONPATH, so
 autodoc reads that tree's docstrings.
 """
 from __future__ import annotations
@@ -28,6 +28,9 @@ from tools.patchset.series import PatchsetError
 
 CONF_DIR = Path(__file__).resolve().parent
 OWN = "_docs_check"
+# where upstream's autosummary writes the API pages (api_references.rst: `:toctree: api`), so that
+# a relative `:doc:` in a docstring resolves as it does there
+API_DIR = "api"
 _EXCEPTION = re.compile(r"^\s*(\w+\.)*\w*(Error|Exception)\b")
 # upstream conf.py settings that change what Sphinx warns about, taken from the tree when literal
 UPSTREAM_SETTINGS = ("nitpick_ignore", "nitpick_ignore_regex", "suppress_warnings", "autosummary_generate",
@@ -63,7 +66,8 @@ def build(tree: Path, touched: Touched, work: Path) -> Build:
     docnames = [page.rsplit(".", 1)[0] for page in pages] + list(api.values())
     _write(source / OWN / "index.rst", "Docs check\n==========\n\n.. toctree::\n    :hidden:\n\n"
            + "".join(f"    /{name}\n" for name in docnames))
-    config = {"root_doc": f"{OWN}/index", "include_patterns": [*pages, f"{OWN}/**"], "api_entries": entries,
+    config = {"root_doc": f"{OWN}/index", "include_patterns": [*pages, *(f"{d}.rst" for d in api.values()),
+                                                              f"{OWN}/index.rst"], "api_entries": entries,
               "upstream": upstream_settings(docs)}
     _write(work / "config.json", json.dumps(config, indent=1))
     log = work / "warnings.txt"
@@ -75,7 +79,7 @@ def build(tree: Path, touched: Touched, work: Path) -> Build:
 def _write_api_page(source: Path, name: str, short: str) -> str:
     module = name.rpartition(".")[0]
     directive = "autoclass" if short[:1].isupper() else "autofunction"
-    docname = f"{OWN}/api/{name}"
+    docname = f"{API_DIR}/{name}"
     _write(source / f"{docname}.rst", f".. currentmodule:: {module}\n\n{short}\n{'=' * len(short)}\n\n"
            f".. {directive}:: {short}\n    :members:\n")
     return docname
