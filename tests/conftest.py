@@ -183,9 +183,9 @@ def _fake_sdist(tree: Path, cache: Path, version: str = FAKE_VERSION) -> str:
     return hashlib.sha256(tarball.read_bytes()).hexdigest()
 
 
-def pristine_repo(dev: Path) -> Path:
-    """A git repository of the fake pristine tree at `dev`, tagged `pristine`."""
-    for rel, text in PRISTINE.items():
+def pristine_repo(dev: Path, files: Optional[dict[str, str]] = None) -> Path:
+    """A git repository of the fake pristine tree (or of `files`) at `dev`, tagged `pristine`."""
+    for rel, text in (PRISTINE if files is None else files).items():
         (dev / rel).parent.mkdir(parents=True, exist_ok=True)
         (dev / rel).write_text(text)
     git(dev, "init", "-q", "-b", "main")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_VERSION, FORMAT_PATCH, _commit, git
+from conftest import FAKE_VERSION, FORMAT_PATCH, _commit, _edit, git, pristine_repo
 from tools.docs_check.cli import main
 from tools.docs_check.compare import SphinxWarning, new_warnings, parse
 from tools.docs_check.names import api_entries, documented_name
@@ -82,19 +82,10 @@ TREE = {
 
 def make_series(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> tuple[Path, Path]:
     """(the pristine git repo, a patches root whose FAKE_VERSION rfc series makes `edits`)."""
-    repo = tmp_path / "lightning"
-    for rel, text in TREE.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "pristine")
-    git(repo, "tag", FAKE_VERSION)
+    repo = pristine_repo(tmp_path / "lightning", TREE)
     git(repo, "checkout", "-q", "-b", "rfc")
     for rel, (old, new) in edits.items():
-        text = (repo / rel).read_text()
-        assert old in text
-        (repo / rel).write_text(text.replace(old, new, 1))
+        _edit(repo, rel, old, new)
     _commit(repo, "Change the docs")
     out = tmp_path / "patches" / FAKE_VERSION / "rfc"
     git(repo, *FORMAT_PATCH, "-q", "-o", str(out), "main..rfc")
@@ -156,7 +147,7 @@ def test_a_warning_of_the_pristine_build_is_not_counted(tmp_path, capsys):
     # the pristine page already refers to NoSuchThing; the patch moves it down three lines
     status, out = run_check(tmp_path, {GUIDE_RST: ("When\n====\n", "When\n====\n\nAn extra paragraph.\n\n")}, capsys)
     assert status == 0, out
-    assert "pristine: 1 warnings" in out and "patched: 1 warnings" in out
+    assert "Sphinx: pristine 1 warnings, patched 1 warnings" in out
 
 
 def test_the_same_warning_twice_is_one_new():
