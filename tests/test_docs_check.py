@@ -9,11 +9,13 @@ which sets DOCS_CHECK_REQUIRED=1: there a missing Sphinx fails; elsewhere these 
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from conftest import FAKE_VERSION, FORMAT_PATCH, _commit, _edit, git, pristine_repo
+from tools.docs_check import trees
 from tools.docs_check.cli import main
 from tools.docs_check.compare import SphinxWarning, new_warnings, parse
 from tools.docs_check.names import api_entries, documented_name
@@ -76,18 +78,19 @@ TREE = {
                                               "\n\n.. autosummary::\n    :toctree: api\n    :nosignatures:\n\n"
                                               "    Thing\n",
     "docs/source-pytorch/guide.rst": GUIDE,
+    "src/lightning/pytorch/CHANGELOG.md": "## [unreleased]\n\n### Added\n\n-\n",
     "docs/source-pytorch/other.rst": "Other\n=====\n\nElsewhere\n---------\n\nNot built by the check.\n",
 }
 
 
-def make_series(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> tuple[Path, Path]:
-    """(the pristine git repo, a patches root whose FAKE_VERSION rfc series makes `edits`)."""
+def make_series(tmp_path: Path, edits: dict[str, tuple[str, str]], version: str = FAKE_VERSION) -> tuple[Path, Path]:
+    """(the pristine git repo, a patches root whose `version` rfc series makes `edits`)."""
     repo = pristine_repo(tmp_path / "lightning", TREE)
     git(repo, "checkout", "-q", "-b", "rfc")
     for rel, (old, new) in edits.items():
         _edit(repo, rel, old, new)
     _commit(repo, "Change the docs")
-    out = tmp_path / "patches" / FAKE_VERSION / "rfc"
+    out = tmp_path / "patches" / version / "rfc"
     git(repo, *FORMAT_PATCH, "-q", "-o", str(out), "main..rfc")
     (out / "series").write_text("".join(f"{p.name}\n" for p in sorted(out.glob("*.diff"))))
     git(repo, "checkout", "-q", "main")
@@ -148,6 +151,24 @@ def test_a_warning_of_the_pristine_build_is_not_counted(tmp_path, capsys):
     status, out = run_check(tmp_path, {GUIDE_RST: ("When\n====\n", "When\n====\n\nAn extra paragraph.\n\n")}, capsys)
     assert status == 0, out
     assert "Sphinx: pristine 1 warnings, patched 1 warnings" in out
+
+
+def test_master_gets_the_series_without_its_changelog(tmp_path, capsys):
+    # until master is a registered target: its archive, and the 2.6.6 series less the CHANGELOG,
+    # whose hunks do not apply there (master filled its `### Added`)
+    changelog = "src/lightning/pytorch/CHANGELOG.md"
+    repo, patches = make_series(tmp_path, {GUIDE_RST: BAD_ITEM, changelog: ("-\n", "- The hook\n")},
+                                version=trees.MASTER_SERIES)
+    _edit(repo, changelog, "-\n", "- Something master added\n")
+    archive = tmp_path / "lightning-master.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(repo, arcname="lightning-master", filter=lambda ti: None if "/.git" in ti.name else ti)
+    status = main(["master", "--source", str(archive), "--patches", str(patches), "--work", str(tmp_path / "work")])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert f"(without {changelog})" in out
+    assert "<docs>/guide.rst:16: WARNING: Explicit markup ends without a blank line; unexpected unindent." in out
+    assert (tmp_path / "work" / "patched" / changelog).read_text() == (repo / changelog).read_text()
 
 
 def test_the_same_warning_twice_is_one_new():
