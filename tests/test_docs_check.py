@@ -30,7 +30,12 @@ except ImportError:
                 allow_module_level=True)
 
 THING = '''\
-class Thing:
+class Base:
+    def base_act(self) -> None:
+        """Act as every base does."""
+
+
+class Thing(Base):
     """Something a run uses.
 
     Args:
@@ -125,7 +130,8 @@ def test_a_clean_patch_passes(tmp_path, capsys):
     assert "Pages (1): guide.rst" in out
     assert "API (1): lightning.pytorch.callbacks.thing.Thing" in out
     assert "API pages lightning.pytorch.callbacks.Thing" in out
-    assert "no new warning (patched 1, pristine 1)" in out
+    # in both builds: NoSuchThing on the page, and Thing's base class, which no API page documents
+    assert "no new warning (patched 2, pristine 2)" in out
 
 
 def test_a_page_warning_fails_and_is_named(tmp_path, capsys):
@@ -144,6 +150,16 @@ def test_a_docstring_warning_and_an_unknown_reference_fail(tmp_path, capsys):
     where = "<src>/lightning/pytorch/callbacks/thing.py:docstring of lightning.pytorch.callbacks.thing.Thing"
     assert f"{where}:1: WARNING: Inline emphasis start-string without end-string." in out
     assert f"{where}:1: WARNING: py:class reference target not found: Unknown" in out
+
+
+def test_a_reference_to_an_inherited_member_fails(tmp_path, capsys):
+    # upstream's API pages document a class's own members only: Thing.base_act has no target there
+    status, out = run_check(tmp_path, {GUIDE_RST: ("to act,", "to act (:meth:`~lightning.pytorch.callbacks.Thing.act`,"
+                                                    " not :meth:`~lightning.pytorch.callbacks.Thing.base_act`),")},
+                            capsys)
+    assert status == 1, out
+    assert "1 new warnings" in out
+    assert "py:meth reference target not found: lightning.pytorch.callbacks.Thing.base_act" in out
 
 
 def test_a_warning_of_the_pristine_build_is_not_counted(tmp_path, capsys):

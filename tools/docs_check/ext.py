@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import inspect
 import json
 import os
 import re
@@ -86,7 +87,8 @@ def documented(name: str, entries: list[str]) -> bool:
     top = name.split(".")[0]
     if top == "lightning" and not name.startswith(FABRIC + "."):
         if entries:
-            return any(name == e or (name.startswith(e + ".") and imports(name)) for e in _with_canonical(entries))
+            return any(name == e or (name.startswith(e + ".") and _member(e, name[len(e) + 1:]))
+                       for e in _with_canonical(entries))
         return imports(name)
     if "." not in name and hasattr(builtins, name):
         return True
@@ -103,6 +105,26 @@ def _canonical(name: str) -> Optional[str]:
     except Exception:  # the full build warns about an entry it cannot import; nothing to add here
         return None
     return f"{getattr(obj, '__module__', module)}.{getattr(obj, '__qualname__', attr)}"
+
+
+def _member(entry: str, attr: str) -> bool:
+    """Whether upstream's API page of `entry` (`autoclass` with `:members:`, no `:undoc-members:` and no
+    `:inherited-members:`) documents its member `attr`: public or `__call__`, defined in the class
+    itself, and a routine, property or class with a docstring (its own or the one it overrides)."""
+    module, _, name = entry.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except Exception:
+        return False
+    if "." in attr or not inspect.isclass(cls):  # deeper than a member: whatever imports
+        return imports(f"{entry}.{attr}")
+    if attr not in vars(cls) or (attr.startswith("_") and attr != "__call__"):
+        return False
+    raw = vars(cls)[attr]
+    if isinstance(raw, property):
+        return bool(inspect.getdoc(raw))
+    value = getattr(cls, attr)
+    return (inspect.isroutine(value) or inspect.isclass(value)) and bool(inspect.getdoc(value))
 
 
 def _with_canonical(entries: list[str]) -> list[str]:
