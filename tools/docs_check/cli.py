@@ -7,8 +7,21 @@ builds a pristine and a patched tree (see trees.py), derives from the series whi
 docs/source-pytorch and which public API objects of src/lightning it touches (touched.py), builds
 exactly those with Sphinx 5 in nitpicky mode on a minimal configuration (conf.py, ext.py), once
 per tree, and fails when the patched build has a warning that the pristine one does not
-(compare.py). A tree without docs/source-pytorch (the lightning sdist) builds the API only.
-Exit status: 0 no new warning, 1 new warnings, 2 the check could not run.
+(compare.py). Exit status: 0 no new warning, 1 new warnings, 2 the check could not run.
+
+What it builds, per kind of tree:
+
+- a tree with docs/source-pytorch (a clone or `git archive` given with --source, the master
+  archive): the series' .rst pages, and one API page per touched public class or function that
+  api_references.rst lists, under the name it lists; the tree's conf.py gives nitpick_ignore,
+  suppress_warnings and the autodoc options; references resolve against api_references.rst and
+  the labels and files of every page of the tree, built or not;
+- a tree without (the lightning 2.x sdist): no page; one API page per touched public class or
+  function, named where its parent package exports it (`__all__`), else in its own module;
+  upstream's defaults for the autodoc options, no nitpick_ignore, Lightning references resolve
+  when they import. Both builds lack the same things, so only the series' own warnings differ,
+  but a new reference to something upstream lists in nitpick_ignore or to a page label counts
+  as new there.
 """
 from __future__ import annotations
 
