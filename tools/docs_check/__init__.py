@@ -1,0 +1,1 @@
+"""The docs check: the series' pages and touched API docstrings, pristine against patched (see cli.py)."""
