@@ -73,7 +73,7 @@ def test_every_n_train_epochs_invalid(tmp_path, kwargs):
         ModelCheckpoint(dirpath=str(tmp_path), **kwargs)
 
 
-@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.clause("state-key")
 def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
     names = list(inspect.signature(ModelCheckpoint).parameters)
     assert names[:15] == [
