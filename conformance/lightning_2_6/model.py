@@ -52,8 +52,12 @@ class CheckpointState:
         else:
             self.every_n_epochs = c.every_n_epochs or 0
             self.every_n_train_steps = c.every_n_train_steps or 0
-        # clause 4: every_n_train_epochs defaults to the resolved every_n_epochs
-        self.every_n_train_epochs = self.every_n_epochs if c.every_n_train_epochs is None else c.every_n_train_epochs
+        # clause 4: every_n_train_epochs defaults to the resolved every_n_epochs; R1: to 0 with an explicit
+        # save_on_train_epoch_end=False
+        if c.every_n_train_epochs is not None:
+            self.every_n_train_epochs = c.every_n_train_epochs
+        else:
+            self.every_n_train_epochs = 0 if c.save_on_train_epoch_end is False else self.every_n_epochs
         self.topk = TopK(self.save_top_k, c.mode)
 
     @property
@@ -437,10 +441,10 @@ def _early_stopping_in_new_hook(run: Run) -> None:
         early_stopping_check(run)
 
 
-def _warn_once(run: Run, label: str, giver: object = None) -> None:
-    """A warning that `giver` (a callback; by default the label itself) gives once per fit."""
-    if (label, giver) not in run.warned:
-        run.warned.add((label, giver))
+def _warn_once(run: Run, label: str) -> None:
+    """A warning with a fixed message, given once per fit (the callbacks' WarningCache)."""
+    if label not in run.warned:
+        run.warned.add(label)
         run.warnings.append(label)
 
 
@@ -477,8 +481,8 @@ def _save_on_train_epoch_end(run: Run, c: CheckpointState) -> bool:
     s = run.scenario
     if c.config.save_on_train_epoch_end is not None:
         return c.config.save_on_train_epoch_end
-    if run.rfc and _is_fit_without_validation(run):
-        return False  # clause 4: such a run saves in the new hook, after the epoch-interval schedulers
+    if run.rfc and c.config.every_n_train_epochs is not None and _is_fit_without_validation(run):
+        return False  # clause 4: an explicit every_n_train_epochs saves such a run in the new hook only
     if s.check_val_every_n_epoch != 1:
         return False
     if _known_val_batches(run) == 0:
@@ -536,18 +540,24 @@ def _checkpoint_on_validation_end(run: Run, c: CheckpointState) -> None:
 
 
 def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
-    """Clause 4: in a run without validation, save by every_n_train_epochs, never a step twice.
+    """Clause 4: in a run without validation, save by every_n_train_epochs, never a step twice, and
+    `last` with it; a missing key warns (R2).
 
-    R1: an explicit `save_on_train_epoch_end=False` saves nothing here and warns once, unless an
-    explicit `every_n_train_epochs >= 1` opts in."""
-    if c.config.save_on_train_epoch_end is False and not (c.config.every_n_train_epochs or 0) >= 1:
-        _warn_once(run, "opt-out:save_on_train_epoch_end", c.index)
-        return
+    R1: an explicit `save_on_train_epoch_end=False` resolves every_n_train_epochs to 0 (saves nothing
+    here) and warns, unless every_n_train_epochs is given."""
     if _skip_saving(run, c):
         return
-    if _nth(run, c.every_n_train_epochs):
+    config = c.config
+    if config.every_n_train_epochs is None and config.save_on_train_epoch_end is False and c.every_n_epochs >= 1:
+        _warn_once(run, "opt-out:save_on_train_epoch_end")
+    if not _nth(run, c.every_n_train_epochs):
+        return
+    if config.monitor is not None and config.monitor not in run.metrics:
+        _missing_key_warning(run, config.monitor, "without-validation")
+    else:
         _save_top_k(run, c)
-    _save_last_if_same_step(run, c)
+    if c.last_step_saved == run.step:
+        _save_last(run, c)
 
 
 def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
@@ -568,9 +578,10 @@ def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
     _save_last(run, c, allow_link=c.last_step_saved == run.step)
 
 
-def _missing_key_warning(run: Run, monitor: str) -> None:
+def _missing_key_warning(run: Run, monitor: str, where: str = "") -> None:
+    """ModelCheckpoint's missing-key warning (`where`: which of its messages), once per distinct message."""
     candidates = tuple(run.metrics) + ("epoch", "step")
-    message = (monitor, candidates)
+    message = (where, monitor, candidates)
     if message not in run.warned:  # WarningCache: once per distinct message
         run.warned.add(message)
         run.warnings.append(monitor)
@@ -583,8 +594,8 @@ def _save_top_k(run: Run, c: CheckpointState) -> None:
     if monitor is None:
         return _save_none_monitor(run, c)
     if monitor not in run.metrics:
-        # clause 5: in a run without validation it only ever warns
-        if run.val_has_run and not (run.rfc and _is_fit_without_validation(run)):
+        # 2.6.6: an error once validation has run (clause 5: the new hook looks for the key before)
+        if run.val_has_run:
             raise Raised("MisconfigurationException")
         _missing_key_warning(run, monitor)
     current = run.metrics.get(monitor)

@@ -52,6 +52,8 @@ def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
 @pytest.mark.parametrize("kwargs,expected", [
     *EVERY_N_TRAIN_EPOCHS_DEFAULTS, (dict(every_n_epochs=3), 3), (dict(every_n_epochs=0), 0),
     (dict(every_n_epochs=2, every_n_train_epochs=1), 1),
+    # R1: an explicit save_on_train_epoch_end=False saves nothing there unless every_n_train_epochs is given
+    (dict(save_on_train_epoch_end=False), 0), (dict(save_on_train_epoch_end=False, every_n_train_epochs=2), 2),
 ])
 def test_every_n_train_epochs_default(tmp_path, kwargs, expected):
     checkpoint = _checkpoint(tmp_path, **kwargs)
