@@ -83,9 +83,25 @@ def region(scenario: Scenario) -> str:
     s = scenario
     extra = ["empty-val"] if rules.enable_validation(s) and rules.val_batches(s) == 0 else []
     extra += sorted(model.gaps(s))
+    extra += [name for name, found in _revised_regions(s) if found]
     if s.max_epochs == 0 or s.max_steps == 0:
         extra.append("nothing-trained")
     return core.region(s, rules.without_validation(s), extra)
+
+
+def _revised_regions(s: Scenario) -> list:
+    """The parts of the space the revised contract's rules speak about (R1, R2, R3, R5)."""
+    es = s.early_stopping
+    logged = [TRAIN_METRIC] + ([] if rules.without_validation(s) else [VAL_METRIC])
+    explicit = [c.every_n_train_epochs for c in s.checkpoints if c.every_n_train_epochs is not None]
+    return [
+        ("explicit-False", any(c.save_on_train_epoch_end is False for c in s.checkpoints)
+         or (es is not None and es.check_on_train_epoch_end is False)),
+        ("es-on-unlogged-key", es is not None and es.monitor not in logged),
+        ("every_n_train_epochs-pair", len(s.checkpoints) == 2 and len(set(explicit)) == len(explicit) > 0
+         and replace(s.checkpoints[0], every_n_train_epochs=None) == replace(s.checkpoints[1], every_n_train_epochs=None)),
+        ("subclassed", s.subclassed),
+    ]
 
 
 @st.composite
@@ -155,7 +171,14 @@ def train_end_monitors(draw) -> Scenario:
     first = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(True)))
     first = replace(first, monitor=draw(st.sampled_from([VAL_METRIC, VAL_METRIC, TRAIN_METRIC])),
                     trigger_on_train_end=True, save_top_k=draw(st.sampled_from([None, -1, 2])))
-    return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:])
+    # validation every 2nd or 3rd epoch, and an epoch after it, ends training after the last validation
+    every = draw(st.sampled_from([scenario.check_val_every_n_epoch, 2, 3]))
+    epochs = draw(st.sampled_from([scenario.max_epochs, every + 1, every + 1]))
+    more = max(0, epochs - scenario.max_epochs)
+    max_steps = draw(st.sampled_from([scenario.max_steps, None]))
+    return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:], check_val_every_n_epoch=every,
+                   max_epochs=epochs, max_steps=max_steps, train_values=scenario.train_values + core.values(draw, more),
+                   val_values=scenario.val_values + core.values(draw, more * (scenario.train_batches + 1)))
 
 
 @st.composite
