@@ -94,12 +94,13 @@ def _revised_regions(s: Scenario) -> list:
     es = s.early_stopping
     logged = [TRAIN_METRIC] + ([] if rules.without_validation(s) else [VAL_METRIC])
     explicit = [c.every_n_train_epochs for c in s.checkpoints if c.every_n_train_epochs is not None]
+    others = {replace(c, every_n_train_epochs=None) for c in s.checkpoints}
     return [
         ("explicit-False", any(c.save_on_train_epoch_end is False for c in s.checkpoints)
          or (es is not None and es.check_on_train_epoch_end is False)),
         ("es-on-unlogged-key", es is not None and es.monitor not in logged),
-        ("every_n_train_epochs-pair", len(s.checkpoints) == 2 and len(set(explicit)) == len(explicit) > 0
-         and replace(s.checkpoints[0], every_n_train_epochs=None) == replace(s.checkpoints[1], every_n_train_epochs=None)),
+        ("every_n_train_epochs-pair", len(s.checkpoints) == 2 and len(others) == 1
+         and len(set(explicit)) == len(explicit) > 0),
         ("subclassed", s.subclassed),
     ]
 
