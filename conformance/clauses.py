@@ -31,4 +31,15 @@ CLAUSES = {
     "unchanged": "7/12. With validation at the end of every epoch and no new argument, upstream and patched agree",
     "ddp": "-/13. Under DDP on 2 CPU processes: the hook on every rank, each file written once by rank 0, "
            "EarlyStopping stops every rank together, the trigger saves once",
+    "explicit-opt-outs": "An explicit `save_on_train_epoch_end=False` or `check_on_train_epoch_end=False` keeps "
+                         "its meaning in a run without validation, with one warning",
+    "early-stopping-missing-key": "EarlyStopping on a key missing in a run without validation warns and never "
+                                  "raises in the new hook",
+    "state-key": "With the new arguments at their defaults the state key is the release's; callbacks that "
+                 "differ only in `every_n_train_epochs` coexist and each restores its own state",
+    "train-end-current-monitor": "The train-end trigger ranks the final step only with a value produced at "
+                                 "that step",
+    "subclass-signatures": "Subclasses that override the release's private methods with its signatures "
+                           "run unchanged with the new arguments on",
+    "ddp-one-decision": "Whether a run is without validation is decided identically on every rank",
 }

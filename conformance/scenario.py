@@ -48,6 +48,7 @@ class EarlyStop:
     patience: int = 1
     mode: str = "min"
     check_on_train_epoch_end: Optional[bool] = False  # None (2.x): resolved by the Trainer's settings
+    strict: Optional[bool] = None  # None: not passed (strict, in every generation)
 
     def kwargs(self) -> Dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -84,6 +85,9 @@ class Scenario:
     stop_at_step: Optional[int] = None  # a callback sets should_stop in this global step
     resume_max_epochs: Optional[int] = None  # then fit again from last.ckpt of checkpoint 0
     resume_max_steps: Optional[int] = None  # the max_steps of that second fit (2.x; default: max_steps)
+    # the callbacks are subclasses written for the target release: they override its private
+    # methods with the release's own signatures and call `super()` (the generation's harness)
+    subclassed: bool = False
 
     @property
     def uses_rfc_arguments(self) -> bool:

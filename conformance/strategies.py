@@ -87,8 +87,10 @@ def without_validation(draw, ways: Sequence[str]) -> dict:
 
 
 @st.composite
-def early_stopping(draw, monitors, check_on_train_epoch_end: st.SearchStrategy) -> Optional[EarlyStop]:
-    """No EarlyStopping, or one; `check_on_train_epoch_end`: the values the generation's argument takes."""
+def early_stopping(draw, monitors, check_on_train_epoch_end: st.SearchStrategy,
+                   strict: Optional[st.SearchStrategy] = None) -> Optional[EarlyStop]:
+    """No EarlyStopping, or one; `check_on_train_epoch_end`: the values the generation's argument takes;
+    `strict`: the values drawn for it (none: not passed)."""
     if not draw(st.booleans()):
         return None
     return EarlyStop(
@@ -96,6 +98,7 @@ def early_stopping(draw, monitors, check_on_train_epoch_end: st.SearchStrategy) 
         patience=draw(st.integers(1, 2)),
         mode=draw(st.sampled_from(["min", "max"])),
         check_on_train_epoch_end=draw(check_on_train_epoch_end),
+        strict=None if strict is None else draw(strict),
     )
 
 
@@ -175,18 +178,22 @@ def monitors(validated: bool) -> list:
 
 
 def scenario(draw, settings: dict, validated: bool, checkpoints: Callable[[int], tuple],
-             check_on_train_epoch_end: st.SearchStrategy, first_stop_step: int) -> Scenario:
+             check_on_train_epoch_end: st.SearchStrategy, first_stop_step: int,
+             early_stopping_monitors: Optional[Sequence[str]] = None,
+             strict: Optional[st.SearchStrategy] = None) -> Scenario:
     """The rest of a generated scenario, given its loop `settings`: `checkpoints(n)` draws the
     generation's n callback configurations; `check_on_train_epoch_end` and `first_stop_step` (the
-    first global step a callback may set should_stop in) are the generation's facts."""
+    first global step a callback may set should_stop in) are the generation's facts. EarlyStopping
+    monitors a logged metric (or `early_stopping_monitors`) and is passed `strict` where drawn."""
     n_checkpoints = draw(st.integers(0, 2))
     runs = settings["max_epochs"] * (settings["train_batches"] + 1)
     steps = settings["max_epochs"] * settings["train_batches"]
+    if early_stopping_monitors is None:
+        early_stopping_monitors = [TRAIN_METRIC] + ([VAL_METRIC] if validated else [])
     return Scenario(
         **settings,
         checkpoints=checkpoints(n_checkpoints),
-        early_stopping=draw(early_stopping([TRAIN_METRIC] + ([VAL_METRIC] if validated else []),
-                                           check_on_train_epoch_end)),
+        early_stopping=draw(early_stopping(early_stopping_monitors, check_on_train_epoch_end, strict)),
         train_values=values(draw, settings["max_epochs"]),
         val_values=values(draw, runs),
         stop_at_step=draw(st.one_of(st.none(), st.integers(first_stop_step, steps))),

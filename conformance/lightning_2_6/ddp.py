@@ -21,6 +21,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
 from conformance import ddp as core
 from conformance.ddp import WORLD_SIZE, DDPRun, free_port
 from conformance.lightning_2_6 import harness
@@ -43,6 +46,24 @@ class DDPModule(core.ShardedModule, harness.TrainOnlyModule):
     """The harness's train-only module, with enough samples for each rank to see `train_batches`."""
 
 
+class UnevenValidationModule(core.ShardedModule, harness.ValidatedModule):
+    """For R6: no distributed sampler, so each rank loads its own dataloaders as they are; rank 0's val
+    dataloader has `val_batches` batches, rank 1's none."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.allow_zero_length_dataloader_with_multiple_devices = True
+
+    def train_dataloader(self):
+        return harness.ValidatedModule.train_dataloader(self)
+
+    def val_dataloader(self):
+        return DataLoader(TensorDataset(torch.ones(self.scenario.val_batches if self.global_rank == 0 else 0, 2)),
+                          batch_size=1)
+
+
+
+
 def _record_writes(trace: RankTrace) -> None:
     TorchCheckpointIO = harness.pl.plugins.io.TorchCheckpointIO
 
@@ -55,8 +76,9 @@ def _record_writes(trace: RankTrace) -> None:
     TorchCheckpointIO.save_checkpoint = save_checkpoint
 
 
-def fit(scenario: Scenario, root: Path) -> None:
-    """Both ranks: fit `scenario` with `strategy="ddp"` on `WORLD_SIZE` CPU processes."""
+def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
+    """Both ranks: fit `scenario` with `strategy="ddp"` on `WORLD_SIZE` CPU processes; `uneven`: with
+    `UnevenValidationModule`."""
     DDPStrategy = harness.pl.strategies.DDPStrategy
 
     trace = RankTrace(root)
@@ -68,15 +90,17 @@ def fit(scenario: Scenario, root: Path) -> None:
         scenario, root, callbacks,
         strategy=DDPStrategy(process_group_backend="gloo", timeout=COLLECTIVE_TIMEOUT),
         devices=WORLD_SIZE,
+        use_distributed_sampler=not uneven,  # each rank's dataloaders as they are
     )
-    trainer.fit(DDPModule(scenario, trace))
+    trainer.fit((UnevenValidationModule if uneven else DDPModule)(scenario, trace))
 
 
-def run(scenario: Scenario, root: Path) -> DDPRun:
+def run(scenario: Scenario, root: Path, uneven: bool = False) -> DDPRun:
     """Fit `scenario` under DDP in a fresh `python -m` process (rank 0), and collect each rank's records.
 
-    Only train-only scenarios without failure injection or resume are supported: that is what the
-    DDP family checks. `root` must be an empty directory.
+    Only scenarios without failure injection or resume are supported: train-only ones (the DDP
+    family), and with `uneven` one whose validation only rank 0 has batches for (R6). `root` must be
+    an empty directory.
     """
     assert scenario.failure is None and scenario.resume_max_epochs is None
     # the callbacks built here first: a target without an argument is NOT-APPLICABLE, not a failed fit
@@ -84,6 +108,7 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     env.pop("LOCAL_RANK", None)
     command = [sys.executable, "-m", __name__, json.dumps(scenario.to_dict()), str(root)]
+    command += ["uneven"] if uneven else []
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=FIT_TIMEOUT)
     files = harness.checkpoint_files(root, len(scenario.checkpoints))
     result = DDPRun(scenario, root, files, done.stdout + done.stderr)
@@ -94,15 +119,16 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
 
 # The DDP family (`conformance/test_ddp.py`). Train-only: G1, check_val_every_n_epoch=2 makes
 # 2.6.6 write nothing; the contract saves every epoch (save_top_k=-1). Early stopping: G2,
-# check_on_train_epoch_end=False; a constant metric with patience=1 stops at the end of epoch 1.
+# check_val_every_n_epoch=2; a constant metric with patience=1 stops at the end of epoch 1
+# (check_on_train_epoch_end=None: an explicit False keeps 2.6.6's meaning, R1)
 # Train end: max_steps ends training after the first batch of epoch 1, with no epoch-end saves,
 # so the trigger is the only save; 2.6.6 has no trigger_on_train_end (NOT-APPLICABLE).
 FAMILY = core.Family(
     train_only=Scenario(train_batches=2, limit_val_batches=0, max_epochs=3, check_val_every_n_epoch=2,
                         checkpoints=(Checkpoint(save_top_k=-1),)),
-    early_stopping=Scenario(train_batches=2, limit_val_batches=0, max_epochs=4, checkpoints=(),
-                            train_values=(1.0, 1.0, 1.0, 1.0), early_stopping=EarlyStop(
-                                monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=False)),
+    early_stopping=Scenario(train_batches=2, limit_val_batches=0, max_epochs=4, check_val_every_n_epoch=2,
+                            checkpoints=(), train_values=(1.0, 1.0, 1.0, 1.0), early_stopping=EarlyStop(
+                                monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=None)),
     train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
         Checkpoint(every_n_epochs=0, save_last=True, trigger_on_train_end=True),)),
     train_end_event=("on_train_end", 2, 4),  # 2.x has counted epoch 1 as done by on_train_end
@@ -110,4 +136,4 @@ FAMILY = core.Family(
 )
 
 if __name__ == "__main__":
-    fit(Scenario.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2]))
+    fit(Scenario.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2]), uneven=sys.argv[3:] == ["uneven"])

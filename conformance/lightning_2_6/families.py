@@ -2,8 +2,11 @@
 
 validated: runs with a validation loop, including the end of training. train-only: runs
 without validation (no validation_step, limit_val_batches=0, an empty val dataloader).
-failure: runs that fail, are interrupted, resume, or train nothing.
+failure: runs that fail, are interrupted, resume, or train nothing. revised: the revised
+contract's rules R1-R5 (R6 is `test_ddp_decision.py`'s).
 """
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from conformance import expect
@@ -49,8 +52,8 @@ VIEWS = {
 
 
 def _monitoring_the_missing_key(s: Scenario) -> Scenario:
-    configs = tuple(Checkpoint(**{**c.__dict__, "monitor": MISSING_METRIC}) for c in s.checkpoints)
-    return Scenario(**{**s.__dict__, "checkpoints": configs or (Checkpoint(monitor=MISSING_METRIC),)})
+    first = replace(s.checkpoints[0], monitor=MISSING_METRIC) if s.checkpoints else Checkpoint(monitor=MISSING_METRIC)
+    return replace(s, checkpoints=(first,) + s.checkpoints[1:])
 
 
 def _no_validation_end_call(observed: Observation, scenario: Scenario, clause: str) -> None:
@@ -109,7 +112,6 @@ CHECKS = {
         "checkpoints_in_epochs_without_validation": Check(
             "checkpoint-train-only", TRAIN_ONLY.filter(lambda s: s.checkpoints and not s.early_stopping),
             ("G1: train-only, check_val_every_n_epoch=2, save_top_k=-1",
-             "G1: train-only, save_on_train_epoch_end=False, save_top_k=-1",
              "G1: no validation_step, check_val_every_n_epoch=2, save_last",
              "train-only, every_n_train_epochs=2",
              "train-only, save_on_train_epoch_end=True, every_n_epochs=2, every_n_train_epochs=1",
@@ -119,11 +121,9 @@ CHECKS = {
             "early-stopping-train-only", TRAIN_ONLY.filter(lambda s: s.early_stopping is not None),
             ("G2: train-only, check_val_every_n_epoch=2, constant metric",
              "G2: val_check_interval=0.5, limit_val_batches=0, constant metric",
-             "G2: check_on_train_epoch_end=False, constant metric",
              "train-only, EarlyStopping check_on_train_epoch_end=None, patience=2")),
         "missing_monitored_key_warns": Check(
-            "checkpoint-missing-key", TRAIN_ONLY.map(_monitoring_the_missing_key).filter(
-                lambda s: len({model.state_key(c) for c in s.checkpoints}) == len(s.checkpoints)),
+            "checkpoint-missing-key", TRAIN_ONLY.map(_monitoring_the_missing_key),
             ("train-only, missing key warns and never raises",
              "G1: missing key, check_val_every_n_epoch=2 (2.6.6 never looks for it)"), _warns_never_raises),
     },
@@ -140,5 +140,28 @@ CHECKS = {
             (Scenario(max_epochs=0, checkpoints=(Checkpoint(save_last=True, trigger_on_train_end=True),)),
              Scenario(max_steps=0, limit_val_batches=0,
                       checkpoints=(Checkpoint(monitor=TRAIN_METRIC, trigger_on_train_end=True),)))),
+    },
+    "revised": {
+        "explicit_opt_outs_keep_their_meaning": Check(
+            "explicit-opt-outs", strategies.explicit_opt_outs(),
+            ("R1: save_on_train_epoch_end=False saves nothing without validation, warns once",
+             "R1: check_on_train_epoch_end=False checks nothing without validation, warns once",
+             "R1: every_n_train_epochs=2 opts in whatever save_on_train_epoch_end says")),
+        "early_stopping_on_a_missing_key_warns": Check(
+            "early-stopping-missing-key", strategies.early_stopping_on_missing_keys(),
+            ("R2: strict EarlyStopping on val_m, no validation_step, check_val_every_n_epoch=2",
+             "R2: EarlyStopping(strict=False) on val_m, limit_val_batches=0, val_check_interval=0.5")),
+        "callbacks_differing_in_every_n_train_epochs": Check(
+            "state-key", strategies.twin_checkpoints(),
+            ("R3: two callbacks differing only in every_n_train_epochs",
+             "R3: each of two such callbacks restores its own state")),
+        "train_end_ranks_only_current_values": Check(
+            "train-end-current-monitor", strategies.train_end_monitors(),
+            ("R4: trigger, val_m of an earlier validation: last only",
+             "R4: trigger, train_m is current: ranked")),
+        "subclasses_of_the_release_keep_working": Check(
+            "subclass-signatures", strategies.subclassed(),
+            ("R5: subclasses of 2.6.6's callbacks, trigger_on_train_end and save_last",
+             "R5: subclasses of 2.6.6's callbacks without validation, save_last='link'")),
     },
 }

@@ -33,7 +33,11 @@ from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the co
 # the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
 pl = generation.lightning()
 Callback, EarlyStopping, ModelCheckpoint = pl.Callback, pl.callbacks.EarlyStopping, pl.callbacks.ModelCheckpoint
-_model_checkpoint_module = importlib.import_module(pl.__name__ + ".callbacks.model_checkpoint")
+# the callbacks' WarningCaches (the series adds EarlyStopping's): cleared before each fit, as they would
+# hide a warning given in an earlier scenario
+WARNING_CACHES = [cache for cache in (getattr(importlib.import_module(f"{pl.__name__}.callbacks.{name}"),
+                                              "warning_cache", None) for name in ("model_checkpoint", "early_stopping"))
+                  if cache is not None]
 MisconfigurationException = importlib.import_module(pl.__name__ + ".utilities.exceptions").MisconfigurationException
 # what `self.log` in the new hook raises (MisconfigurationException), as a `pytest.raises` match;
 # the words of on_validation_end's: "You can't `self.log()` inside `<hook>`"
@@ -47,20 +51,36 @@ def raised_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-# 2.6.6's missing-key warning (epoch ends and step saves), and the series' train-end warning
-MISSING_KEY_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)'\)` could not find the monitored key")
-TRAIN_END_WARNING = re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` could not find "
-                               r"the monitored key in the returned metrics when training ended")
+# The warnings the observation names, as (label, pattern): a warning is recorded as the label of the
+# first pattern it matches, followed by the key or argument the pattern captures. 2.6.6's missing-key
+# warning (epoch ends and step saves) has no label; the others are the series'.
+WARNINGS = (
+    # the trigger at train end: a missing key (clause 9), a value of an earlier validation (R4)
+    ("train-end:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` could not find "
+                              r"the monitored key in the returned metrics when training ended")),
+    ("train-end-stale:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` found the "
+                                    r"monitored key only with the value of a validation that ran before")),
+    ("", re.compile(r"ModelCheckpoint\(monitor='([^']+)'\)` could not find the monitored key")),
+    # R1: an explicit opt-out in a run without validation
+    ("opt-out:", re.compile(r"\(((?:save|check)_on_train_epoch_end)=False\)`.*without validation", re.S)),
+    # R2: EarlyStopping's missing key in the new hook (2.6.6's words)
+    ("early-stopping:", re.compile(r"Early stopping conditioned on metric `([^`]+)` which is not available")),
+)
+# labels whose warnings count once per fit however often they are given: the contract says that
+# the key is named, not how often
+ONCE = ("early-stopping:",)
 
 
 def _warning_keys(caught) -> Tuple[str, ...]:
-    keys = []
+    keys: List[str] = []
     for w in caught:
         message = str(w.message)
-        if m := TRAIN_END_WARNING.search(message):
-            keys.append("train-end:" + m.group(1))
-        elif m := MISSING_KEY_WARNING.search(message):
-            keys.append(m.group(1))
+        for label, pattern in WARNINGS:
+            if m := pattern.search(message):
+                key = label + m.group(1)
+                if label not in ONCE or key not in keys:
+                    keys.append(key)
+                break
     return tuple(keys)
 
 
@@ -79,9 +99,35 @@ class RecordingModelCheckpoint(RecordsForcedCalls, ModelCheckpoint):
     """ModelCheckpoint that records its `on_validation_end` calls."""
 
 
+class SubclassedModelCheckpoint(RecordingModelCheckpoint):
+    """A subclass written for 2.6.6 (R5): it overrides the private methods that subclasses override in
+    the wild, with 2.6.6's signatures, and defers to them."""
+
+    def _save_last_checkpoint(self, trainer, monitor_candidates):
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+
+    def _save_topk_checkpoint(self, trainer, monitor_candidates):
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+    def _should_save_on_train_epoch_end(self, trainer):
+        return super()._should_save_on_train_epoch_end(trainer)
+
+    def _should_skip_saving_checkpoint(self, trainer):
+        return super()._should_skip_saving_checkpoint(trainer)
+
+
+class SubclassedEarlyStopping(EarlyStopping):
+    """An EarlyStopping subclass written for 2.6.6 (R5), overriding its check with 2.6.6's signature."""
+
+    def _run_early_stopping_check(self, trainer):
+        super()._run_early_stopping_check(trainer)
+
+
 def callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
     """(the scenario's ModelCheckpoints, its EarlyStopping list); NotApplicable where the target
     lacks an argument of it (`recording.scenario_callbacks`)."""
+    if scenario.subclassed:
+        return scenario_callbacks(scenario, root, trace, SubclassedModelCheckpoint, SubclassedEarlyStopping)
     return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping)
 
 
@@ -154,7 +200,8 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[in
     obs = Observation(trace=(), best_model_paths=("",) * n, last_model_paths=("",) * n)
     # constructing the callbacks is part of the run; NotApplicable escapes to the test
     checkpoints, early_stopping = callbacks(scenario, root, trace)
-    _model_checkpoint_module.warning_cache.clear()  # it would hide a warning given in an earlier scenario
+    for cache in WARNING_CACHES:
+        cache.clear()
     trainer = None
     handler = signal.getsignal(signal.SIGINT)
     with warnings.catch_warnings(record=True) as caught:

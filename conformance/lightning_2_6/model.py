@@ -14,7 +14,7 @@ clause each rule comes from.
 `unchanged(scenario)` says where the two must agree (clause 12).
 """
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 from conformance.rules import (
@@ -52,8 +52,12 @@ class CheckpointState:
         else:
             self.every_n_epochs = c.every_n_epochs or 0
             self.every_n_train_steps = c.every_n_train_steps or 0
-        # clause 4: every_n_train_epochs defaults to the resolved every_n_epochs
-        self.every_n_train_epochs = self.every_n_epochs if c.every_n_train_epochs is None else c.every_n_train_epochs
+        # clause 4: every_n_train_epochs defaults to the resolved every_n_epochs; R1: to 0 with an explicit
+        # save_on_train_epoch_end=False
+        if c.every_n_train_epochs is not None:
+            self.every_n_train_epochs = c.every_n_train_epochs
+        else:
+            self.every_n_train_epochs = 0 if c.save_on_train_epoch_end is False else self.every_n_epochs
         self.topk = TopK(self.save_top_k, c.mode)
 
     @property
@@ -127,6 +131,7 @@ class Run:
     metrics: Dict[str, float] = field(default_factory=dict)
     should_stop: bool = False
     val_runs: int = 0
+    val_step: int = -1  # the global step of the last validation run that logged its metrics
     val_has_run: bool = False  # the val loop's `_has_run`
     val_known: bool = False  # the val dataloader has been loaded (num_val_batches is known)
     sanity: bool = False
@@ -190,10 +195,19 @@ def _max_steps_reached(run: Run) -> bool:
     return _iteration_based(run) and run.step >= run.max_steps
 
 
-def state_key(c: Checkpoint) -> tuple:
-    """What `ModelCheckpoint.state_key` is made of; two callbacks of one Trainer must differ in it."""
+def state_key(c: Checkpoint, rfc: bool) -> tuple:
+    """What `ModelCheckpoint.state_key` is made of; two callbacks of one Trainer must differ in it.
+
+    R3: an `every_n_train_epochs` that is passed is part of it; left at its default, the key is 2.6.6's."""
     state = CheckpointState(c, 0, False)
-    return (c.monitor, c.mode, state.every_n_train_steps, state.every_n_epochs)
+    key = (c.monitor, c.mode, state.every_n_train_steps, state.every_n_epochs)
+    return key + (c.every_n_train_epochs,) if rfc and c.every_n_train_epochs is not None else key
+
+
+def _refused(s: Scenario, rfc: bool) -> bool:
+    """The Trainer refuses two stateful callbacks with one state key ("Found more than one stateful callback")."""
+    keys = [state_key(c, rfc) for c in s.checkpoints]
+    return len(set(keys)) < len(keys)
 
 
 # ---------------------------------------------------------------- the loop
@@ -210,6 +224,9 @@ def upstream(scenario: Scenario) -> Observation:
 
 
 def _simulate(scenario: Scenario, rfc: bool) -> Observation:
+    if _refused(scenario, rfc):
+        n = len(scenario.checkpoints)
+        return Observation(best_model_paths=("",) * n, last_model_paths=("",) * n, raised="RuntimeError")
     disk = Disk()
     run = _fit(scenario, rfc, disk, scenario.max_epochs, scenario.max_steps)
     obs = _observation(run, disk)
@@ -372,10 +389,11 @@ def _validation(run: Run) -> None:
     _fail(run, "validation_step")
     run.val_has_run = True
     run.metrics[VAL_METRIC] = s.val_values[run.val_runs]
+    run.val_step = run.step
     run.val_runs += 1
     run.event("on_validation_end")
     if s.early_stopping and not run.es_on_train_epoch_end:
-        early_stopping_check(run)
+        _early_stopping_check(run)
     for c in run.checkpoints:
         run.event(FORCED_CALL)
         _checkpoint_on_validation_end(run, c)
@@ -389,7 +407,7 @@ def _epoch_end(run: Run) -> None:
     run.event("on_train_epoch_end")
     _fail(run, "on_train_epoch_end")
     if s.early_stopping and run.es_on_train_epoch_end:
-        early_stopping_check(run)
+        _early_stopping_check(run)
     for c in run.checkpoints:
         _checkpoint_on_train_epoch_end(run, c)
     if run.rfc and _is_fit_without_validation(run):
@@ -397,11 +415,37 @@ def _epoch_end(run: Run) -> None:
         # epoch-interval schedulers; callbacks in list order (ModelCheckpoints last), then the module
         run.event(NEW_HOOK)
         if s.early_stopping and not run.es_on_train_epoch_end:
-            early_stopping_check(run)  # clause 6
+            _early_stopping_in_new_hook(run)  # clause 6
         for c in run.checkpoints:
             _checkpoint_on_new_hook(run, c)  # clause 4
         run.event(MODULE + NEW_HOOK)
     run.epoch += 1  # increment_completed
+
+
+def _early_stopping_check(run: Run) -> None:
+    """2.6.6's check: a missing key raises when `strict` (the default), else the check is skipped."""
+    es = run.scenario.early_stopping
+    if es.monitor in run.metrics or es.strict is not False:
+        early_stopping_check(run)
+
+
+def _early_stopping_in_new_hook(run: Run) -> None:
+    """Clause 6 with R1 and R2: an explicit `check_on_train_epoch_end=False` checks nothing and warns once;
+    a missing key warns, naming it, and never raises (strict or not)."""
+    es = run.scenario.early_stopping
+    if es.check_on_train_epoch_end is False:
+        _warn_once(run, "opt-out:check_on_train_epoch_end")
+    elif es.monitor not in run.metrics:
+        _warn_once(run, "early-stopping:" + es.monitor)
+    else:
+        early_stopping_check(run)
+
+
+def _warn_once(run: Run, label: str) -> None:
+    """A warning with a fixed message, given once per fit (the callbacks' WarningCache)."""
+    if label not in run.warned:
+        run.warned.add(label)
+        run.warnings.append(label)
 
 
 def _on_train_end(run: Run) -> None:
@@ -437,8 +481,8 @@ def _save_on_train_epoch_end(run: Run, c: CheckpointState) -> bool:
     s = run.scenario
     if c.config.save_on_train_epoch_end is not None:
         return c.config.save_on_train_epoch_end
-    if run.rfc and _is_fit_without_validation(run):
-        return False  # clause 4: such a run saves in the new hook, after the epoch-interval schedulers
+    if run.rfc and c.config.every_n_train_epochs is not None and _is_fit_without_validation(run):
+        return False  # clause 4: an explicit every_n_train_epochs saves such a run in the new hook only
     if s.check_val_every_n_epoch != 1:
         return False
     if _known_val_batches(run) == 0:
@@ -496,30 +540,48 @@ def _checkpoint_on_validation_end(run: Run, c: CheckpointState) -> None:
 
 
 def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
-    """Clause 4: in a run without validation, save by every_n_train_epochs, never a step twice."""
+    """Clause 4: in a run without validation, save by every_n_train_epochs, never a step twice, and
+    `last` with it; a missing key warns (R2).
+
+    R1: an explicit `save_on_train_epoch_end=False` resolves every_n_train_epochs to 0 (saves nothing
+    here) and warns, unless every_n_train_epochs is given."""
     if _skip_saving(run, c):
         return
-    if _nth(run, c.every_n_train_epochs):
+    config = c.config
+    if config.every_n_train_epochs is None and config.save_on_train_epoch_end is False and c.every_n_epochs >= 1:
+        _warn_once(run, "opt-out:save_on_train_epoch_end")
+    if not _nth(run, c.every_n_train_epochs):
+        return
+    if config.monitor is not None and config.monitor not in run.metrics:
+        _missing_key_warning(run, config.monitor, "without-validation")
+    else:
         _save_top_k(run, c)
-    _save_last_if_same_step(run, c)
+    if c.last_step_saved == run.step:
+        _save_last(run, c)
 
 
 def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
-    """Clauses 8 and 9: save the final step once, top-k if the key is there, `last` if set."""
+    """Clauses 8 and 9: save the final step once, top-k if the key is there, `last` if set.
+
+    R4: a value that an earlier validation produced (not at this step) ranks nothing: `last` only, and a
+    warning names the key; a key logged in training is current."""
     if c.last_step_saved == run.step:
         return
     monitor = c.config.monitor
     if monitor is not None and monitor not in run.metrics:
         run.warnings.append("train-end:" + monitor)
+    elif monitor == VAL_METRIC and run.val_step != run.step:
+        run.warnings.append("train-end-stale:" + monitor)
     elif c.save_top_k != 0:
         _save_top_k(run, c)
     # `last` links to a file only when one was saved for this very step
     _save_last(run, c, allow_link=c.last_step_saved == run.step)
 
 
-def _missing_key_warning(run: Run, monitor: str) -> None:
+def _missing_key_warning(run: Run, monitor: str, where: str = "") -> None:
+    """ModelCheckpoint's missing-key warning (`where`: which of its messages), once per distinct message."""
     candidates = tuple(run.metrics) + ("epoch", "step")
-    message = (monitor, candidates)
+    message = (where, monitor, candidates)
     if message not in run.warned:  # WarningCache: once per distinct message
         run.warned.add(message)
         run.warnings.append(monitor)
@@ -532,8 +594,8 @@ def _save_top_k(run: Run, c: CheckpointState) -> None:
     if monitor is None:
         return _save_none_monitor(run, c)
     if monitor not in run.metrics:
-        # clause 5: in a run without validation it only ever warns
-        if run.val_has_run and not (run.rfc and _is_fit_without_validation(run)):
+        # 2.6.6: an error once validation has run (clause 5: the new hook looks for the key before)
+        if run.val_has_run:
             raise Raised("MisconfigurationException")
         _missing_key_warning(run, monitor)
     current = run.metrics.get(monitor)
@@ -610,27 +672,30 @@ def gaps(scenario: Scenario) -> set:
     """Which of the measured gaps G1-G3 of the 2.6 series issue a scenario is in.
 
     G1: a run without validation with a ModelCheckpoint that 2.6.6 lets save at epoch ends
-        only in `on_validation_end` (`save_on_train_epoch_end=False`, or `None` with
-        `check_val_every_n_epoch != 1`).
+        only in `on_validation_end` (`save_on_train_epoch_end=None` with
+        `check_val_every_n_epoch != 1`; an explicit `False` only with an explicit
+        `every_n_train_epochs >= 1`, R1).
     G2: a run without validation with an EarlyStopping that 2.6.6 lets check only in
-        `on_validation_end` (its `check_on_train_epoch_end` resolves to False).
+        `on_validation_end` (its `check_on_train_epoch_end=None` resolves to False; an explicit
+        `False` keeps its meaning, R1).
     G3: a train-end trigger where 2.6.6's newest file of that callback is older than the final step.
     """
     s = scenario
     found = set()
     if without_validation(s):
         for c in s.checkpoints:
-            epoch_end = c.save_on_train_epoch_end
-            if epoch_end is None:
-                epoch_end = s.check_val_every_n_epoch == 1
-            if not epoch_end and not c.every_n_train_steps:
+            if c.save_on_train_epoch_end is None:
+                closed = s.check_val_every_n_epoch != 1
+            else:
+                closed = c.save_on_train_epoch_end is False and (c.every_n_train_epochs or 0) >= 1
+            if closed and not c.every_n_train_steps:
                 found.add("G1")
-        if s.early_stopping is not None and not _es_on_train_epoch_end(s):
+        es = s.early_stopping
+        if es is not None and es.check_on_train_epoch_end is None and not _es_on_train_epoch_end(s):
             found.add("G2")
     if any(c.trigger_on_train_end for c in s.checkpoints) and s.failure is None:
-        base = Scenario(**{**s.__dict__, "checkpoints": tuple(
-            Checkpoint(**{**c.__dict__, "every_n_train_epochs": None, "trigger_on_train_end": None})
-            for c in s.checkpoints)})
+        base = replace(s, checkpoints=tuple(replace(c, every_n_train_epochs=None, trigger_on_train_end=None)
+                                            for c in s.checkpoints))
         obs = upstream(base)
         for i, c in enumerate(s.checkpoints):
             steps = [step for key, (_, step) in obs.files.items() if key.startswith(checkpoint_key(i, ""))]

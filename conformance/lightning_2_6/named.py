@@ -16,10 +16,6 @@ NAMED = {
         "checkpoint-train-only",
         Scenario(limit_val_batches=0, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_top_k=-1),)),
     ),
-    "G1: train-only, save_on_train_epoch_end=False, save_top_k=-1": (
-        "checkpoint-train-only",
-        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, save_on_train_epoch_end=False),)),
-    ),
     "G1: no validation_step, check_val_every_n_epoch=2, save_last": (
         "checkpoint-train-only",
         Scenario(has_validation=False, check_val_every_n_epoch=2, checkpoints=(Checkpoint(save_last=True),)),
@@ -50,11 +46,6 @@ NAMED = {
         Scenario(limit_val_batches=0, max_epochs=6, val_check_interval=0.5, checkpoints=(),
                  train_values=CONSTANT, early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1,
                                                                  check_on_train_epoch_end=None)),
-    ),
-    "G2: check_on_train_epoch_end=False, constant metric": (
-        "early-stopping-train-only",
-        Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
-                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=False)),
     ),
     "train-only, EarlyStopping check_on_train_epoch_end=None, patience=2": (
         "early-stopping-train-only",
@@ -137,6 +128,62 @@ NAMED = {
     "KeyboardInterrupt -> SystemExit(1), save_on_exception": (
         "unchanged",
         Scenario(failure=core.INTERRUPT, checkpoints=(Checkpoint(save_last=True, save_on_exception=True),)),
+    ),
+    # R1-R5 of the revised contract
+    "R1: save_on_train_epoch_end=False saves nothing without validation, warns once": (
+        "explicit-opt-outs",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(save_top_k=-1, save_on_train_epoch_end=False),)),
+    ),
+    "R1: check_on_train_epoch_end=False checks nothing without validation, warns once": (
+        "explicit-opt-outs",
+        Scenario(limit_val_batches=0, max_epochs=6, checkpoints=(), train_values=CONSTANT,
+                 early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=1, check_on_train_epoch_end=False)),
+    ),
+    "R1: every_n_train_epochs=2 opts in whatever save_on_train_epoch_end says": (
+        "explicit-opt-outs",
+        Scenario(limit_val_batches=0, checkpoints=(
+            Checkpoint(save_top_k=-1, save_on_train_epoch_end=False, every_n_train_epochs=2),)),
+    ),
+    "R2: strict EarlyStopping on val_m, no validation_step, check_val_every_n_epoch=2": (
+        "early-stopping-missing-key",
+        Scenario(has_validation=False, check_val_every_n_epoch=2, checkpoints=(),
+                 early_stopping=EarlyStop(monitor=VAL_METRIC, check_on_train_epoch_end=None)),
+    ),
+    "R2: EarlyStopping(strict=False) on val_m, limit_val_batches=0, val_check_interval=0.5": (
+        "early-stopping-missing-key",
+        Scenario(limit_val_batches=0, val_check_interval=0.5, checkpoints=(),
+                 early_stopping=EarlyStop(monitor=VAL_METRIC, check_on_train_epoch_end=None, strict=False)),
+    ),
+    "R3: two callbacks differing only in every_n_train_epochs": (
+        "state-key",
+        Scenario(limit_val_batches=0, checkpoints=(Checkpoint(), Checkpoint(save_top_k=-1, every_n_train_epochs=3))),
+    ),
+    "R3: each of two such callbacks restores its own state": (
+        "state-key",
+        Scenario(limit_val_batches=0, max_epochs=2, resume_max_epochs=4, train_values=(3.0, 2.0, 1.0, 0.0),
+                 checkpoints=(Checkpoint(monitor=TRAIN_METRIC, save_last=True),
+                              Checkpoint(monitor=TRAIN_METRIC, every_n_train_epochs=2))),
+    ),
+    "R4: trigger, val_m of an earlier validation: last only": (
+        "train-end-current-monitor",
+        Scenario(check_val_every_n_epoch=3, checkpoints=(
+            Checkpoint(monitor=VAL_METRIC, save_top_k=2, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "R4: trigger, train_m is current: ranked": (
+        "train-end-current-monitor",
+        Scenario(check_val_every_n_epoch=3, checkpoints=(
+            Checkpoint(monitor=TRAIN_METRIC, save_top_k=2, save_last=True, trigger_on_train_end=True),)),
+    ),
+    "R5: subclasses of 2.6.6's callbacks, trigger_on_train_end and save_last": (
+        "subclass-signatures",
+        Scenario(limit_val_batches=0, max_epochs=2, check_val_every_n_epoch=2, subclassed=True, checkpoints=(
+            Checkpoint(every_n_train_steps=3, save_top_k=-1, save_last=True, trigger_on_train_end=True),),
+            early_stopping=EarlyStop(monitor=TRAIN_METRIC, patience=3, check_on_train_epoch_end=None)),
+    ),
+    "R5: subclasses of 2.6.6's callbacks without validation, save_last='link'": (
+        "subclass-signatures",
+        Scenario(has_validation=False, max_epochs=3, subclassed=True, checkpoints=(
+            Checkpoint(monitor=TRAIN_METRIC, every_n_train_epochs=2, save_last="link", trigger_on_train_end=True),)),
     ),
     **core.common("resume from the train-end last.ckpt"),
     "resume from the train-end last.ckpt with more max_steps": (

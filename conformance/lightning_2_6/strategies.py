@@ -3,14 +3,18 @@
 Every strategy builds only configurations that 2.6 accepts (the argument checks of
 ModelCheckpoint are tested on their own in test_api.py); `region` names the part of the
 space a scenario falls in, with the measured gaps G1-G3 of the 2.6 series issue named as
-such, so that the suite can count how often each part was hit.
+such, so that the suite can count how often each part was hit. The strategies of the revised
+contract (R1-R5) draw their cases without asking the model: two callbacks with one state key
+are drawn too, and the model says what the Trainer does with them.
 """
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from conformance import strategies as core
 from conformance import rules
 from conformance.lightning_2_6 import model
-from conformance.scenario import Checkpoint, Scenario
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
 
 
 @st.composite
@@ -51,11 +55,14 @@ def scenarios(draw, validated: bool, rfc: bool = True) -> Scenario:
     monitors = core.monitors(validated)
 
     def configs(n: int) -> tuple:
-        # two callbacks with one state_key are refused by the Trainer
-        return tuple(draw(st.lists(checkpoints(monitors, rfc), min_size=n, max_size=n, unique_by=model.state_key)))
+        # not unique by state key: the Trainer refusing two callbacks with one key is part of the contract (R3)
+        return tuple(draw(checkpoints(monitors, rfc)) for _ in range(n))
 
+    # EarlyStopping also on a key that is never logged in the run (R2): val_m without validation
     return core.scenario(draw, settings, validated, configs,
-                         check_on_train_epoch_end=st.sampled_from([None, True, False]), first_stop_step=1)
+                         check_on_train_epoch_end=st.sampled_from([None, True, False]), first_stop_step=1,
+                         early_stopping_monitors=[TRAIN_METRIC, TRAIN_METRIC, VAL_METRIC, MISSING_METRIC],
+                         strict=st.sampled_from([None, None, False]))
 
 
 def resumed_scenarios() -> st.SearchStrategy:
@@ -76,9 +83,26 @@ def region(scenario: Scenario) -> str:
     s = scenario
     extra = ["empty-val"] if rules.enable_validation(s) and rules.val_batches(s) == 0 else []
     extra += sorted(model.gaps(s))
+    extra += [name for name, found in _revised_regions(s) if found]
     if s.max_epochs == 0 or s.max_steps == 0:
         extra.append("nothing-trained")
     return core.region(s, rules.without_validation(s), extra)
+
+
+def _revised_regions(s: Scenario) -> list:
+    """The parts of the space the revised contract's rules speak about (R1, R2, R3, R5)."""
+    es = s.early_stopping
+    logged = [TRAIN_METRIC] + ([] if rules.without_validation(s) else [VAL_METRIC])
+    explicit = [c.every_n_train_epochs for c in s.checkpoints if c.every_n_train_epochs is not None]
+    others = {replace(c, every_n_train_epochs=None) for c in s.checkpoints}
+    return [
+        ("explicit-False", any(c.save_on_train_epoch_end is False for c in s.checkpoints)
+         or (es is not None and es.check_on_train_epoch_end is False)),
+        ("es-on-unlogged-key", es is not None and es.monitor not in logged),
+        ("every_n_train_epochs-pair", len(s.checkpoints) == 2 and len(others) == 1
+         and len(set(explicit)) == len(explicit) > 0),
+        ("subclassed", s.subclassed),
+    ]
 
 
 @st.composite
@@ -93,3 +117,77 @@ def _validated_upstream_scenarios(draw) -> Scenario:
 def unchanged_scenarios():
     """Where upstream must agree. The rule is `model.unchanged`'s, not re-encoded here."""
     return _validated_upstream_scenarios().filter(model.unchanged)
+
+
+# ---------------------------------------------------------------- the revised contract, R1-R5
+
+
+@st.composite
+def explicit_opt_outs(draw) -> Scenario:
+    """R1: runs without validation with an explicit `save_on_train_epoch_end=False` (on each callback,
+    some with an explicit `every_n_train_epochs`) or `check_on_train_epoch_end=False`, or both."""
+    scenario = draw(scenarios(validated=False))
+    which = draw(st.sampled_from(["checkpoint", "early-stopping", "both"]))
+    if which != "early-stopping":
+        configs = scenario.checkpoints or (draw(checkpoints(core.monitors(False))),)
+        scenario = replace(scenario, checkpoints=tuple(replace(c, save_on_train_epoch_end=False) for c in configs))
+    if which != "checkpoint":
+        es = scenario.early_stopping or draw(core.early_stopping([TRAIN_METRIC], st.just(False)).filter(bool))
+        scenario = replace(scenario, early_stopping=replace(es, check_on_train_epoch_end=False))
+    return scenario
+
+
+@st.composite
+def early_stopping_on_missing_keys(draw) -> Scenario:
+    """R2: runs without validation whose EarlyStopping (strict or not, checking where it may) monitors
+    a key that is never logged: the validation key, or one no one logs."""
+    scenario = draw(scenarios(validated=False))
+    es = scenario.early_stopping or draw(core.early_stopping([VAL_METRIC], st.sampled_from([None, True, False]))
+                                         .filter(bool))
+    return replace(scenario, early_stopping=replace(
+        es, monitor=draw(st.sampled_from([VAL_METRIC, MISSING_METRIC])), strict=draw(st.sampled_from([None, False]))))
+
+
+@st.composite
+def twin_checkpoints(draw) -> Scenario:
+    """R3: two ModelCheckpoints that differ only in `every_n_train_epochs` (one of them may leave it unset),
+    with or without validation, sometimes resumed from the first one's `last.ckpt`."""
+    validated = draw(st.booleans())
+    resumed = draw(st.booleans())
+    scenario = draw(resumed_scenarios() if resumed else scenarios(validated))
+    base = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(validated)))
+    if base.every_n_train_steps:
+        base = replace(base, every_n_train_steps=None)  # every_n_train_epochs >= 1 excludes it
+    values = draw(st.lists(st.sampled_from([None, 0, 1, 2, 3]), min_size=2, max_size=2, unique=True))
+    twins = tuple(replace(base, every_n_train_epochs=v, save_last=base.save_last or resumed) for v in values)
+    return replace(scenario, checkpoints=twins)
+
+
+@st.composite
+def train_end_monitors(draw) -> Scenario:
+    """R4: runs with validation whose first ModelCheckpoint saves the final step at train end and ranks
+    it by the validation key (last produced wherever the run's validation schedule puts it) or by a key
+    logged in training."""
+    scenario = draw(scenarios(validated=True))
+    first = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(True)))
+    first = replace(first, monitor=draw(st.sampled_from([VAL_METRIC, VAL_METRIC, TRAIN_METRIC])),
+                    trigger_on_train_end=True, save_top_k=draw(st.sampled_from([None, -1, 2])))
+    # validation every 2nd or 3rd epoch, and an epoch after it, ends training after the last validation
+    every = draw(st.sampled_from([scenario.check_val_every_n_epoch, 2, 3]))
+    epochs = draw(st.sampled_from([scenario.max_epochs, every + 1, every + 1]))
+    more = max(0, epochs - scenario.max_epochs)
+    max_steps = draw(st.sampled_from([scenario.max_steps, None]))
+    return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:], check_val_every_n_epoch=every,
+                   max_epochs=epochs, max_steps=max_steps, train_values=scenario.train_values + core.values(draw, more),
+                   val_values=scenario.val_values + core.values(draw, more * (scenario.train_batches + 1)))
+
+
+@st.composite
+def subclassed(draw) -> Scenario:
+    """R5: any run whose callbacks are subclasses written for 2.6.6, with the new arguments on: the first
+    ModelCheckpoint saves the final step at train end."""
+    validated = draw(st.booleans())
+    scenario = draw(scenarios(validated))
+    first = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(validated)))
+    first = replace(first, trigger_on_train_end=True, save_last=draw(st.sampled_from([first.save_last, True, "link"])))
+    return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:], subclassed=True)

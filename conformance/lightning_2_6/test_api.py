@@ -52,6 +52,8 @@ def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
 @pytest.mark.parametrize("kwargs,expected", [
     *EVERY_N_TRAIN_EPOCHS_DEFAULTS, (dict(every_n_epochs=3), 3), (dict(every_n_epochs=0), 0),
     (dict(every_n_epochs=2, every_n_train_epochs=1), 1),
+    # R1: an explicit save_on_train_epoch_end=False saves nothing there unless every_n_train_epochs is given
+    (dict(save_on_train_epoch_end=False), 0), (dict(save_on_train_epoch_end=False, every_n_train_epochs=2), 2),
 ])
 def test_every_n_train_epochs_default(tmp_path, kwargs, expected):
     checkpoint = _checkpoint(tmp_path, **kwargs)
@@ -73,7 +75,7 @@ def test_every_n_train_epochs_invalid(tmp_path, kwargs):
         ModelCheckpoint(dirpath=str(tmp_path), **kwargs)
 
 
-@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.clause("state-key")
 def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
     names = list(inspect.signature(ModelCheckpoint).parameters)
     assert names[:15] == [
