@@ -561,6 +561,9 @@ def test_lint_names_both_releases_when_a_shared_patch_does_not_apply(
 def test_lint_refuses_chains_missing_files_and_other_paths(sharing: Path, synthetic: Synthetic) -> None:
     (sharing / FAKE_VERSION / "sdist.sha256").unlink()    # layout checks only: fast
     (sharing / ALIAS_VERSION / "sdist.sha256").unlink()
+    # a stray copy beside ALIAS_VERSION's shared line: the file exists, but is no patch of that release
+    stray = sharing / ALIAS_VERSION / "rfc" / RFC_NAMES[0]
+    shutil.copyfile(sharing / FAKE_VERSION / "rfc" / RFC_NAMES[0], stray)
     later = sharing / "9.9.7" / "rfc"
     later.mkdir(parents=True)
     (later / "series").write_text(f"../../{ALIAS_VERSION}/rfc/{RFC_NAMES[0]}\n"   # a chain
@@ -576,8 +579,9 @@ def test_lint_refuses_chains_missing_files_and_other_paths(sharing: Path, synthe
     assert f"9.9.7/rfc/series: ../../{gone}: {gone} does not exist" in out
     for entry in (f"../{RFC_NAMES[2]}", f"../../{FAKE_VERSION}/compat/{RFC_NAMES[3]}"):
         assert f"9.9.7/rfc/series: {entry}: a shared patch is named ../../<another version>/rfc/" in out
-    assert f"note: {ALIAS_VERSION}/rfc: shares 5 of 5 patches" in out  # the good series is still fine
-    assert f"PROBLEM: {ALIAS_VERSION}/" not in out
+    assert (f"PROBLEM: {ALIAS_VERSION}/rfc: {RFC_NAMES[0]} is not listed in series (it lists another "
+            f"release's file of that name: keep one)") in out
+    assert f"note: {ALIAS_VERSION}/rfc: shares 5 of 5 patches" in out  # the series itself is still fine
 
 
 def test_share_replaces_copies_with_the_same_change(sharing: Path, aliased: Aliased, synthetic: Synthetic) -> None:
