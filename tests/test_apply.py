@@ -13,6 +13,7 @@ from typing import Optional
 
 import pytest
 
+from tools.patchset.series import load_series, read_series
 from conftest import (ALIAS_VERSION, APPLY_SH, FAKE_VERSION, REPO, Aliased, Synthetic,
                       alias_release, dirs, git, git_env, pin, shipped, snapshot)
 
@@ -467,17 +468,23 @@ def test_lint_checks_the_alias_against_its_own_pin(aliased: Aliased, synthetic: 
     assert f"ok: {FAKE_VERSION}: rfc onto pristine: git am (4 patches)" in full.stdout
     # a release whose code moved under a context line: the alias no longer applies
     drifted = shutil.copytree(aliased.patches, tmp_path / "patches")
+    bad = maintain(synthetic, "lint", patches=drifted, cache=_drift(aliased, synthetic, drifted, tmp_path))
+    assert bad.returncode == 1
+    assert (f"{ALIAS_VERSION}: rfc onto pristine: git am: rfc/0001-Add-the-consolidation-hook.diff"
+            in bad.stdout)
+
+
+def _drift(aliased: Aliased, synthetic: Synthetic, patches: Path, tmp_path: Path) -> Path:
+    """Pin ALIAS_VERSION in `patches` to a tree whose code moved under a context line of rfc/0001;
+    returns the sdist cache that holds it."""
     tree = alias_release(synthetic.copy("pristine", tmp_path / "drift"))
     core = tree / "pytorch_lightning/core.py"
     core.write_text(core.read_text().replace("core_line_4 = 4\n", "core_line_4 = 'moved'\n"))
     cache = shutil.copytree(aliased.sdist_cache, tmp_path / "cache")
     (cache / f"pytorch-lightning-{ALIAS_VERSION}.tar.gz").unlink()
     from conftest import _fake_sdist
-    pin(drifted, ALIAS_VERSION, _fake_sdist(tree, cache, ALIAS_VERSION))
-    bad = maintain(synthetic, "lint", patches=drifted, cache=cache)
-    assert bad.returncode == 1
-    assert (f"{ALIAS_VERSION}: rfc onto pristine: git am: rfc/0001-Add-the-consolidation-hook.diff"
-            in bad.stdout)
+    pin(patches, ALIAS_VERSION, _fake_sdist(tree, cache, ALIAS_VERSION))
+    return cache
 
 
 def test_lint_reports_broken_and_redundant_aliases(synthetic: Synthetic, tmp_path: Path) -> None:
@@ -503,3 +510,119 @@ def test_lint_reports_broken_and_redundant_aliases(synthetic: Synthetic, tmp_pat
     assert "versions.map:6: expected '<version> <series> = <version>'" in out
     assert (f"9.9.7/compat is identical to {FAKE_VERSION}/compat: delete it and add "
             f"`9.9.7 compat = {FAKE_VERSION}` to versions.map") in out
+
+
+# --- patches shared one by one: a series line ../../<version>/<series>/<file> ---
+
+RFC_NAMES = ["0001-Add-the-consolidation-hook.diff", "0002-Add-checkpoint-consolidation-module.diff",
+             "0003-Call-the-hook-from-the-trainer.diff", "0004-Document-checkpoint-consolidation.diff",
+             "0005-Test-the-trainer-hook-call.diff"]
+
+
+@pytest.fixture
+def sharing(aliased: Aliased, tmp_path: Path) -> Path:
+    """The aliased set, but ALIAS_VERSION's rfc series lists every FAKE_VERSION rfc file, one by one."""
+    patches = shutil.copytree(aliased.patches, tmp_path / "sharing")
+    (patches / "versions.map").write_text(f"{ALIAS_VERSION} compat = {FAKE_VERSION}\n")
+    own = patches / ALIAS_VERSION / "rfc"
+    own.mkdir()
+    assert read_series(patches / FAKE_VERSION / "rfc" / "series") == RFC_NAMES
+    (own / "series").write_text("# shared one by one\n"
+                                + "".join(f"../../{FAKE_VERSION}/rfc/{n}\n" for n in RFC_NAMES))
+    return patches
+
+
+def test_a_shared_patch_loads_and_applies(sharing: Path, aliased: Aliased, synthetic: Synthetic,
+                                          tmp_path: Path) -> None:
+    loaded = load_series(sharing, ALIAS_VERSION, "rfc")
+    assert [p.name for p in loaded] == RFC_NAMES
+    assert {p.shared_from for p in loaded} == {FAKE_VERSION}
+    assert all(p.path == sharing / FAKE_VERSION / "rfc" / p.name for p in loaded)
+    target = aliased.copy(tmp_path / "lightning")
+    proc = run_apply(target, "--patches", sharing)
+    assert proc.returncode == 0, proc.output
+    assert snapshot(target) == snapshot(alias_release(synthetic.copy("all", tmp_path / "expected")))
+    lint = maintain(synthetic, "lint", patches=sharing, cache=aliased.sdist_cache)
+    assert lint.returncode == 0, lint.output
+    assert f"note: {ALIAS_VERSION}/rfc: shares 5 of 5 patches: 0001 ({FAKE_VERSION})," in lint.stdout
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert f"ok: {ALIAS_VERSION}: rfc onto pristine: {tool} (4 patches)" in lint.stdout
+
+
+def test_lint_names_both_releases_when_a_shared_patch_does_not_apply(
+        sharing: Path, aliased: Aliased, synthetic: Synthetic, tmp_path: Path) -> None:
+    bad = maintain(synthetic, "lint", patches=sharing, cache=_drift(aliased, synthetic, sharing, tmp_path))
+    assert bad.returncode == 1
+    for tool in ("git apply", "patch -F0", "git am"):
+        assert (f"{ALIAS_VERSION}: rfc onto pristine: {tool}: rfc/0001-Add-the-consolidation-hook.diff "
+                f"(the {FAKE_VERSION} file)") in bad.stdout
+
+
+def test_lint_refuses_chains_missing_files_and_other_paths(sharing: Path, synthetic: Synthetic) -> None:
+    (sharing / FAKE_VERSION / "sdist.sha256").unlink()    # layout checks only: fast
+    (sharing / ALIAS_VERSION / "sdist.sha256").unlink()
+    # a stray copy beside ALIAS_VERSION's shared line: the file exists, but is no patch of that release
+    stray = sharing / ALIAS_VERSION / "rfc" / RFC_NAMES[0]
+    shutil.copyfile(sharing / FAKE_VERSION / "rfc" / RFC_NAMES[0], stray)
+    later = sharing / "9.9.7" / "rfc"
+    later.mkdir(parents=True)
+    (later / "series").write_text(f"../../{ALIAS_VERSION}/rfc/{RFC_NAMES[0]}\n"   # a chain
+                                  f"../../{FAKE_VERSION}/rfc/0009-Gone.diff\n"    # no such file
+                                  f"../{RFC_NAMES[2]}\n"                          # not a shared line
+                                  f"../../{FAKE_VERSION}/compat/{RFC_NAMES[3]}\n")  # another series
+    proc = maintain(synthetic, "lint", patches=sharing)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert (f"9.9.7/rfc/series: ../../{ALIAS_VERSION}/rfc/{RFC_NAMES[0]}: {ALIAS_VERSION} does not list "
+            f"{RFC_NAMES[0]} as its own file (a chain?)") in out
+    gone = f"{FAKE_VERSION}/rfc/0009-Gone.diff"
+    assert f"9.9.7/rfc/series: ../../{gone}: {gone} does not exist" in out
+    for entry in (f"../{RFC_NAMES[2]}", f"../../{FAKE_VERSION}/compat/{RFC_NAMES[3]}"):
+        assert f"9.9.7/rfc/series: {entry}: a shared patch is named ../../<another version>/rfc/" in out
+    assert (f"PROBLEM: {ALIAS_VERSION}/rfc: {RFC_NAMES[0]} is not listed in series (it lists another "
+            f"release's file of that name: keep one)") in out
+    assert f"note: {ALIAS_VERSION}/rfc: shares 5 of 5 patches" in out  # the series itself is still fine
+
+
+def test_share_replaces_copies_with_the_same_change(sharing: Path, aliased: Aliased, synthetic: Synthetic) -> None:
+    own = sharing / ALIAS_VERSION / "rfc"
+    for name in RFC_NAMES:
+        shutil.copyfile(sharing / FAKE_VERSION / "rfc" / name, own / name)
+    (own / "series").write_text("".join(n + "\n" for n in RFC_NAMES))
+    first = own / RFC_NAMES[0]   # the same change at other positions
+    first.write_text(first.read_text().replace("@@ -2,7 +2,7 @@", "@@ -4,7 +4,7 @@"))
+    last = own / RFC_NAMES[4]    # another change
+    last.write_text(last.read_text().replace("+    pass", "+    assert True"))
+    proc = maintain(synthetic, "lint", patches=sharing, cache=aliased.sdist_cache)
+    assert f"PROBLEM: {ALIAS_VERSION}/rfc/{RFC_NAMES[1]} is identical to {FAKE_VERSION}'s: share it" in proc.stdout
+    assert (f"note: {ALIAS_VERSION}/rfc/{RFC_NAMES[0]} differs from {FAKE_VERSION}'s only in index lines "
+            f"and hunk positions: `maintain share {ALIAS_VERSION} rfc {FAKE_VERSION}`") in proc.stdout
+    assert f"{ALIAS_VERSION}/rfc/{RFC_NAMES[4]}" not in proc.stdout
+    shared = maintain(synthetic, "share", ALIAS_VERSION, "rfc", FAKE_VERSION, patches=sharing)
+    assert shared.returncode == 0, shared.output
+    assert read_series(own / "series") == [f"../../{FAKE_VERSION}/rfc/{n}" for n in RFC_NAMES[:4]] + [RFC_NAMES[4]]
+    assert sorted(p.name for p in own.iterdir()) == [RFC_NAMES[4], "series"]
+    lint = maintain(synthetic, "lint", patches=sharing, cache=aliased.sdist_cache)
+    assert lint.returncode == 0, lint.output
+
+
+def test_export_keeps_a_shared_patch_while_its_change_is_the_same(
+        sharing: Path, aliased: Aliased, synthetic: Synthetic, tmp_path: Path) -> None:
+    wt = tmp_path / "wt"
+    made = maintain(synthetic, "worktree", ALIAS_VERSION, wt, "--source", aliased.pristine,
+                    patches=sharing, cache=aliased.sdist_cache)
+    assert made.returncode == 0, made.output
+    own = sharing / ALIAS_VERSION / "rfc"
+    series_before = (own / "series").read_text()
+    proc = maintain(synthetic, "export", ALIAS_VERSION, "rfc", wt, patches=sharing)
+    assert proc.returncode == 0, proc.output
+    assert "(5 shared with another release, removed 0 stale)" in proc.stdout
+    assert (own / "series").read_text() == series_before   # the hunks moved, the references stay
+    assert sorted(p.name for p in own.iterdir()) == ["series"]
+    # the last patch changes: it gets a file of its own, the others stay shared
+    test = wt / "tests/test_core.py"
+    test.write_text(test.read_text().replace("    pass\n", "    assert True\n"))
+    git(wt, "commit", "-q", "-a", "--amend", "--no-edit")
+    assert maintain(synthetic, "export", ALIAS_VERSION, "rfc", wt, patches=sharing).returncode == 0
+    assert read_series(own / "series") == [f"../../{FAKE_VERSION}/rfc/{n}" for n in RFC_NAMES[:4]] + [RFC_NAMES[4]]
+    assert "+    assert True" in (own / RFC_NAMES[4]).read_text()

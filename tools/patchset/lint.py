@@ -2,9 +2,11 @@
 
 Every patch must apply to its pin (the verified sdist) with `git apply`,
 GNU `patch -F0` and `git am`: users may apply the set with any of them.
-A series shared through versions.map is checked against the pin of every
-release that uses it, and a series dir identical to another release's is
-reported: it should be an alias.
+A series shared through versions.map, or a patch shared through a series line
+(`../../<version>/<series>/<file>`), is checked against the pin of every release
+that uses it. A series dir identical to another release's is reported (it should
+be an alias), and so is a patch file that another release holds with the same
+change (it should be shared).
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from tools import targets
 from . import commit, cover_letter, pristine, sdist
 from .layout import detect, for_layout, read_version
 from .gitcmd import clean_env, first_error, git, require_tool, run
-from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, PatchsetError,
-                     narrow, normalize_version, parse_aliases, parse_patch, read_series,
-                     series_dir, version_dirs)
+from .series import (MAP_FILE, SERIES_ORDER, SHA_FILE, TESTS_DIR, Alias, Patch, PatchsetError, SharedRef,
+                     entry_path, loose_text, narrow, normalize_version, parse_aliases, parse_patch,
+                     read_series, series_dir, version_dirs)
 from .staging import explain_failure, git_apply
 
 # the RFC's address, under the repository's old name (1.3-era patches) or its current one
@@ -163,32 +165,45 @@ def _series_files(sdir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(sdir.iterdir()) if p.is_file()}
 
 
-def _loosely(files: dict[str, bytes]) -> dict[str, list[bytes]]:
-    """Patch text without blob index lines and hunk positions (they follow the release)."""
-    out = {}
-    for name, data in files.items():
-        lines = data.splitlines(keepends=True)
-        out[name] = [re.sub(rb"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", b"@@", ln)
-                     for ln in lines if not ln.startswith(b"index ")]
-    return out
-
-
 def check_duplicates(versions: list[Path], aliases: dict[tuple[str, str], Alias], report: LintReport) -> None:
-    """No two releases may hold identical series dirs: that is what an alias is for."""
+    """No two releases may hold identical series dirs (that is what an alias is for),
+    nor a patch file with the same change (that is what a shared series line is for)."""
     for name in SERIES_ORDER:
         own = [v for v in reversed(versions) if (v / name / "series").is_file()]  # newest keeps files
         seen: list[tuple[Path, dict[str, bytes]]] = []
         for vdir in own:
             files = _series_files(vdir / name)
             for other, other_files in seen:
-                line = f"`{vdir.name} {name} = {other.name}`"
                 if files == other_files:
                     report.problem(f"{vdir.name}/{name} is identical to {other.name}/{name}: delete "
-                                   f"it and add {line} to {MAP_FILE}")
-                elif _loosely(files) == _loosely(other_files):
-                    report.note(f"{vdir.name}/{name} differs from {other.name}/{name} only in index "
-                                f"lines and hunk positions: {line} in {MAP_FILE} may do (lint checks it)")
+                                   f"it and add `{vdir.name} {name} = {other.name}` to {MAP_FILE}")
             seen.append((vdir, files))
+        # a commit target (master) moves: releases do not share its files
+        check_sharable([v for v in own if not targets.commit_target(v.name)], name, report)
+
+
+def check_sharable(owners: list[Path], name: str, report: LintReport) -> None:
+    """Each own patch file that a newer release holds with the same change (equal but for
+    index lines and hunk positions): identical is a problem, the same change a note."""
+    holders: dict[str, list[Path]] = {}   # file name -> newer releases holding it as their own
+    for vdir in owners:                   # newest first
+        for entry in read_series(vdir / name / "series"):
+            path = vdir / name / entry
+            if "/" in entry or not path.is_file():
+                continue
+            data = path.read_bytes()
+            for other in holders.get(entry, []):
+                theirs = (other / name / entry).read_bytes()
+                how = f"`maintain share {vdir.name} {name} {other.name}`"
+                if data == theirs:
+                    report.problem(f"{vdir.name}/{name}/{entry} is identical to {other.name}'s: share it "
+                                   f"({how} lists {SharedRef(other.name, name, entry).entry})")
+                    break
+                if loose_text(data) == loose_text(theirs):
+                    report.note(f"{vdir.name}/{name}/{entry} differs from {other.name}'s only in index lines "
+                                f"and hunk positions: {how} shares it (lint checks it applies)")
+                    break
+            holders.setdefault(entry, []).append(vdir)
 
 
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
@@ -205,12 +220,16 @@ def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: 
             # that they apply to this release's pin
             report.note(f"{version}/{name}: the {alias.target} series ({MAP_FILE}:{alias.line})")
             target = series_dir(patches_root, alias.target, name)
-            series[name] = _parse_listed(target, read_series(target / "series"),
-                                         {p.name for p in target.glob("*.diff")}, LintReport())
+            series[name] = _parse_listed(target, read_series(target / "series"), LintReport())
             continue
         series[name] = _check_series_dir(vdir / name, report)
+        shared = [p for p in series[name] if p.shared_from]
+        if shared:
+            report.note(f"{version}/{name}: shares {len(shared)} of {len(series[name])} patches: "
+                        + ", ".join(f"{p.number} ({p.shared_from})" for p in shared))
         for patch in series[name]:
-            check_headers(patch, report, f"{version}/{patch.label}")
+            if not patch.shared_from:  # a shared file's headers are checked where it is
+                check_headers(patch, report, f"{version}/{patch.label}")
         check_cover_letter(vdir / name, report, required=bool(commit_target and series[name]))
     for extra in sorted(p.name for p in vdir.iterdir() if p.is_dir() and p.name not in SERIES_ORDER):
         report.problem(f"{version}/{extra}: unknown series directory (expected {', '.join(SERIES_ORDER)})")
@@ -295,27 +314,54 @@ def _check_series_dir(sdir: Path, report: LintReport) -> list[Patch]:
         return []
     listed = read_series(sdir / "series")
     present = {p.name for p in sdir.glob("*.diff")}
-    for name in sorted({n for n in listed if listed.count(n) > 1}):
+    own = {e for e in listed if "/" not in e}
+    names = [e.rsplit("/", 1)[-1] for e in listed]
+    for name in sorted({n for n in names if names.count(n) > 1}):
         report.problem(f"{where}/series: lists {name} more than once")
-    for name in sorted(set(listed) - present):
+    for name in sorted(own - present):
         report.problem(f"{where}/series: lists {name}, which does not exist")
-    for name in sorted(present - set(listed)):
-        report.problem(f"{where}: {name} is not listed in series")
+    for name in sorted(present - own):
+        shared = " (it lists another release's file of that name: keep one)" if name in names else ""
+        report.problem(f"{where}: {name} is not listed in series{shared}")
+    for entry in listed:
+        if "/" in entry:
+            _check_shared(sdir, entry, report)
     others = sorted(p.name for p in sdir.iterdir()
                     if p.name not in ("series", cover_letter.NAME) and p.suffix != ".diff")
     for name in others:
         report.problem(f"{where}: unexpected file {name}")
-    return _parse_listed(sdir, listed, present, report)
+    return _parse_listed(sdir, listed, report)
 
 
-def _parse_listed(sdir: Path, listed: list[str], present: set[str], report: LintReport) -> list[Patch]:
+def _check_shared(sdir: Path, entry: str, report: LintReport) -> None:
+    """A shared line names a file that its release lists as its own: no chains, no strays."""
+    where = f"{sdir.parent.name}/{sdir.name}/series: {entry}"
+    try:
+        path, ref = entry_path(sdir, entry)
+    except PatchsetError as exc:
+        report.problem(str(exc))
+        return
+    assert ref is not None
+    holder = path.parent / "series"
+    if not path.is_file():
+        report.problem(f"{where}: {ref.version}/{ref.series}/{ref.name} does not exist")
+    elif not holder.is_file() or ref.name not in read_series(holder):
+        report.problem(f"{where}: {ref.version} does not list {ref.name} as its own file (a chain?): "
+                       f"name the release that holds it")
+
+
+def _parse_listed(sdir: Path, listed: list[str], report: LintReport) -> list[Patch]:
     patches = []
-    for name in dict.fromkeys(listed):
-        if name in present:
+    for entry in dict.fromkeys(listed):
+        try:
+            path, ref = entry_path(sdir, entry)
+        except PatchsetError:
+            continue  # _check_shared names it
+        if path.is_file():
             try:
-                patches.append(parse_patch(sdir / name, sdir.name))
+                patches.append(parse_patch(path, sdir.name, ref.version if ref else None))
             except PatchsetError as exc:
-                report.problem(f"{sdir.parent.name}/{sdir.name}/{name}: {exc}")
+                report.problem(f"{sdir.parent.name}/{sdir.name}/{entry}: {exc}")
     return patches
 
 
@@ -402,12 +448,17 @@ def _run_steps(tree: Path, base: list[Patch], patches: list[Patch], step: Step, 
         _init_repo(tree)
     for patch in base:   # the base series is put in place with the same tool
         if step(tree, patch):
-            return f"base {patch.label} does not apply (see its own scenario)"
+            return f"base {_named(patch)} does not apply (see its own scenario)"
     for patch in patches:
         err = step(tree, patch)
         if err:
-            return f"{patch.label}: {err}"
+            return f"{_named(patch)}: {err}"
     return None
+
+
+def _named(patch: Patch) -> str:
+    """The patch as a message names it: a shared one with the release that holds its file."""
+    return f"{patch.label} (the {patch.shared_from} file)" if patch.shared_from else patch.label
 
 
 def _git_apply_step(tree: Path, patch: Patch) -> Optional[str]:

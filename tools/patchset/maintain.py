@@ -2,6 +2,7 @@
 
     python3 -m tools.patchset.maintain worktree VERSION DIR [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain export VERSION SERIES DIR
+    python3 -m tools.patchset.maintain share VERSION SERIES FROM
     python3 -m tools.patchset.maintain lint [--source CLONE]
     python3 -m tools.patchset.maintain tree VERSION DEST [--series rfc|compat|all|none] [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain backport FROM VERSION DIR [--source CLONE_OR_TREE]
@@ -10,7 +11,10 @@
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
 (git rebase -i pristine rfc); `export` regenerates the .diff files and the
-series file; `lint` checks the result. Run it from the repository root, or
+series file (a patch another release's series file shares stays shared
+when the change is the same); `lint` checks the result. `share` makes a
+release list FROM's file instead of its own copy wherever the two carry
+the same change (they differ only in index lines and hunk positions). Run it from the repository root, or
 anywhere once the project is installed (`pip install -e .`).
 
 `tree` is for test runs (tox): DEST becomes the verified sdist (or a copy of
@@ -31,8 +35,8 @@ from . import backport, cover_letter, move, pristine
 from .engine import REPO_ROOT, apply_series
 from .gitcmd import clean_env, git, require_tool
 from .options import add_cache_option, add_patches_option
-from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, load_series, narrow,
-                     read_series, series_dir, supported_versions)
+from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, SharedRef, entry_path, load_series,
+                     loose_text, narrow, read_series, series_dir, shared_ref, supported_versions)
 
 PROG = "python3 -m tools.patchset.maintain"
 # the exact flags of patches/README.md; patches are never produced any other way
@@ -131,19 +135,67 @@ def export(patches_root: Path, version: str, name: str, repo: Path) -> None:
         if git(["rev-parse", "-q", "--verify", ref], repo, env, check=False).returncode != 0:
             raise PatchsetError(f"{repo} has no {ref}; create it with `worktree`")
     out = series_dir(patches_root, version, name)
+    shared = _shared_entries(out)
     with tempfile.TemporaryDirectory(prefix="patchset-export-") as tmp:
         git([*FORMAT_PATCH, "-q", "-o", tmp, f"pristine..{name}"], repo, env)
         fresh = sorted(Path(tmp).glob("*.diff"))
+        entries = [_keep_shared(out, path, shared.get(path.name)) for path in fresh]
         out.mkdir(parents=True, exist_ok=True)
-        stale = [p for p in out.glob("*.diff") if p.name not in {f.name for f in fresh}]
+        stale = [p for p in out.glob("*.diff") if p.name not in entries]
         for path in stale:
             path.unlink()
         for path in fresh:
-            shutil.copyfile(path, out / path.name)
-    _write_series(out / "series", [p.name for p in fresh])
-    print(f"Exported {len(fresh)} patches to {out} (removed {len(stale)} stale)")
+            if path.name in entries:
+                shutil.copyfile(path, out / path.name)
+    _write_series(out / "series", entries)
+    kept = sum("/" in e for e in entries)
+    print(f"Exported {len(fresh)} patches to {out} ({kept} shared with another release, "
+          f"removed {len(stale)} stale)")
     if cover_letter.write(repo, env, name, out, FORMAT_PATCH):
         print(f"Wrote {out / cover_letter.NAME} from the description of branch {name}")
+
+
+def _shared_entries(sdir: Path) -> dict[str, SharedRef]:
+    """{file name: reference} for the patches the series file there shares."""
+    if not (sdir / "series").is_file():
+        return {}
+    refs = [shared_ref(entry) for entry in read_series(sdir / "series")]
+    return {ref.name: ref for ref in refs if ref}
+
+
+def _keep_shared(sdir: Path, fresh: Path, ref: Optional[SharedRef]) -> str:
+    """The series line for an exported patch: the reference it had while the change is the same."""
+    if ref:
+        path, _ = entry_path(sdir, ref.entry)
+        if path.is_file() and loose_text(path.read_bytes()) == loose_text(fresh.read_bytes()):
+            return ref.entry
+    return fresh.name
+
+
+def share(patches_root: Path, version: str, name: str, holder: str) -> None:
+    """List HOLDER's file instead of VERSION's own copy wherever the two carry the same change."""
+    out, theirs = series_dir(patches_root, version, name), series_dir(patches_root, holder, name)
+    for sdir in (out, theirs):
+        if not (sdir / "series").is_file():
+            raise PatchsetError(f"{sdir.parent.name} has no {name}/series of its own")
+    if version == holder:
+        raise PatchsetError(f"{version} cannot share its own files")
+    offered = {e for e in read_series(theirs / "series") if "/" not in e}
+    entries = read_series(out / "series")
+    converted = []
+    for i, entry in enumerate(entries):
+        if "/" in entry:
+            continue
+        same = entry in offered and (out / entry).is_file() and \
+            loose_text((out / entry).read_bytes()) == loose_text((theirs / entry).read_bytes())
+        if same:
+            entries[i] = SharedRef(holder, name, entry).entry
+            converted.append(out / entry)
+        print(f"{version}/{name}/{entry}: " + ("shared with " + holder if same else "keeps its own file"))
+    _write_series(out / "series", entries)
+    for path in converted:
+        path.unlink()
+    print(f"Run `{PROG} lint` to check that the shared patches apply to {version}'s pin")
 
 
 def _write_series(path: Path, names: list[str]) -> None:
@@ -171,6 +223,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ex.add_argument("version")
     ex.add_argument("series", choices=SERIES_ORDER)
     ex.add_argument("dir", type=Path)
+    sh = sub.add_parser("share", help="list FROM's patch files in VERSION's series instead of its own copies "
+                                      "where the change is the same (index lines and hunk positions aside)")
+    sh.add_argument("version")
+    sh.add_argument("series", choices=SERIES_ORDER)
+    sh.add_argument("source_target", metavar="FROM")
     li = sub.add_parser("lint", help="check layout, headers and that every patch applies without fuzz")
     li.add_argument("--source", action="append", help="Lightning clone or tree providing tests/ and docs/ "
                     "(repeatable: PATH, a folder of trees per release, or VERSION=PATH)")
@@ -203,6 +260,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             worktree(args.patches, args.version, args.dir, args.source, args.cache)
         elif args.command == "export":
             export(args.patches, args.version, args.series, args.dir)
+        elif args.command == "share":
+            share(args.patches, args.version, args.series, args.source_target)
         elif args.command == "tree":
             tree(args.patches, args.version, args.dest, args.series, args.source, args.cache)
         elif args.command == "move-master":

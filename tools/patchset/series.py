@@ -2,7 +2,9 @@
 
 Layout (see patches/README.md):
     <patches>/<version>/sdist.sha256
-    <patches>/<version>/<series>/series        patch file names in order, '#' comments
+    <patches>/<version>/<series>/series        patch file names in order, '#' comments; a
+                                               `../../<version>/<series>/NNNN-*.diff` line
+                                               shares another release's file (one patch)
     <patches>/<version>/<series>/NNNN-*.diff   `git format-patch` output
     <patches>/versions.map                     "<version> <series> = <version>" aliases:
                                                a series shared with another release
@@ -13,6 +15,7 @@ format is understood in exactly one place.
 from __future__ import annotations
 
 import email.header
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +69,7 @@ class Patch:
     body: list[str]             # commit message body (after Subject)
     files: list[FileDiff]
     preamble: str = ""          # everything before the first "diff --git" line
+    shared_from: Optional[str] = None   # the release whose file this is, when the series shares it
 
     @property
     def name(self) -> str:
@@ -168,13 +172,56 @@ def narrow(patch: Patch, tree: Path) -> tuple[Patch, list[FileDiff]]:
 
 
 def read_series(series_file: Path) -> list[str]:
-    """Patch file names listed in a quilt-style series file."""
+    """Patch file names (or shared references) listed in a quilt-style series file."""
     names = []
     for raw in series_file.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
         if line:
             names.append(line.split()[0])  # ignore quilt options like -p1
     return names
+
+
+# a series line naming another release's file of the same series: one patch shared
+SHARED_ENTRY = re.compile(r"^\.\./\.\./([^/]+)/([^/]+)/([^/]+\.diff)$")
+
+
+@dataclass(frozen=True)
+class SharedRef:
+    version: str     # the release that holds the file
+    series: str
+    name: str        # the file name, as that release's series lists it
+
+    @property
+    def entry(self) -> str:
+        return f"../../{self.version}/{self.series}/{self.name}"
+
+
+def shared_ref(entry: str) -> Optional[SharedRef]:
+    """The reference a series line makes, or None for a plain file name of the series itself."""
+    m = SHARED_ENTRY.match(entry)
+    return SharedRef(m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def entry_path(sdir: Path, entry: str) -> tuple[Path, Optional[SharedRef]]:
+    """(the file a series line names, the reference or None); error for any other path.
+
+    A reference names a release's file of the same series; anything else with a
+    slash is refused, so a series never reaches outside the patches root.
+    """
+    ref = shared_ref(entry)
+    if ref is None and "/" not in entry:
+        return sdir / entry, None
+    if ref is None or ref.series != sdir.name or ref.version == sdir.parent.name:
+        raise PatchsetError(f"{sdir.parent.name}/{sdir.name}/series: {entry}: a shared patch is named "
+                            f"../../<another version>/{sdir.name}/<file>.diff")
+    return Path(os.path.normpath(sdir / entry)), ref
+
+
+def loose_text(data: bytes) -> list[bytes]:
+    """Patch text without blob index lines and hunk positions (they follow the release):
+    two files equal so carry the same change with the same context."""
+    return [re.sub(rb"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", b"@@", ln)
+            for ln in data.splitlines(keepends=True) if not ln.startswith(b"index ")]
 
 
 def normalize_version(version: str) -> str:
@@ -306,15 +353,15 @@ def load_series(patches_root: Path, version: str, series: str) -> list[Patch]:
     if not sfile.is_file():
         return []
     patches = []
-    for name in read_series(sfile):
-        path = sdir / name
+    for entry in read_series(sfile):
+        path, ref = entry_path(sdir, entry)
         if not path.is_file():
-            raise PatchsetError(f"{sfile}: lists {name}, which does not exist")
-        patches.append(parse_patch(path, series))
+            raise PatchsetError(f"{sfile}: lists {entry}, which does not exist")
+        patches.append(parse_patch(path, series, ref.version if ref else None))
     return patches
 
 
-def parse_patch(path: Path, series: str) -> Patch:
+def parse_patch(path: Path, series: str, shared_from: Optional[str] = None) -> Patch:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -325,7 +372,7 @@ def parse_patch(path: Path, series: str) -> Patch:
     if not files:
         raise PatchsetError(f"{series}/{path.name}: contains no diff")
     first = next(i for i, ln in enumerate(lines) if ln.startswith("diff --git "))
-    return Patch(series, path, headers, body, files, "".join(lines[:first]))
+    return Patch(series, path, headers, body, files, "".join(lines[:first]), shared_from)
 
 
 def _split_mail(lines: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
