@@ -24,6 +24,9 @@ PATCHED, UPSTREAM, MUTANTS, RELEASES = "patched", "upstream", "mutants", "releas
 ROLES = (PATCHED, UPSTREAM, MUTANTS, RELEASES)
 # the envs that are not a target's: the tooling tests first, the report last (it reads the others)
 APPLY_ENV, REPORT_ENV = "apply", "report"
+# the docs check builds the pages and docstrings the series touch on the targets with docs (its tox
+# env names them); it follows the targets' envs, before the report
+DOCS_ENV = "docs"
 
 # torch's pytree warns `isinstance(treespec, LeafSpec)` is deprecated; 2.6's own config turns
 # FutureWarnings into errors and filters this one with a message that torch 2.13 no longer matches
@@ -240,7 +243,7 @@ def tox_envs() -> list[str]:
     envs = [APPLY_ENV]
     for t in TARGETS:
         envs += [t.env(role) for role in ROLES if role in t.roles and t.env(role) not in envs]
-    return [*envs, REPORT_ENV]
+    return [*envs, DOCS_ENV, REPORT_ENV]
 
 
 def report_envs() -> list[str]:
