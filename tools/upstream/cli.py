@@ -22,8 +22,9 @@ with the engine (`apply_series`), and installed with `pip install --no-deps
     patched+compat    apply_series(tree, "all")
     prefix k          apply_series(tree, "all", upto=<rfc patch k>)     (--prefixes)
 A tree without `.actions/` (the shared archive: master's setup.py needs it) is imported from
-its src/ instead, as the master tox envs do. Lightning's tests then run as upstream runs them (from the generation's test root, with its
-conftest and pytest config), with that site directory on PYTHONPATH, the generation's
+its src/ instead, as the master tox envs do. Lightning's tests then run as upstream runs them
+(from the generation's test root, with its conftest and pytest config), with that site
+directory on PYTHONPATH, the generation's
 environment (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, so tests that call torch.load themselves run on
 torch >= 2.6) and the plugin `-p tools.upstream.plugin`, which writes one JSON line per test.
 On 2.x the standalone tests of the selection (`RunIf(standalone=True)`: the DDP tests) then run as
