@@ -292,3 +292,23 @@ def test_apply_sh_release_names_the_series_of_a_tree(tip: Tip, tmp_path: Path,
     assert "Now at patch rfc/0001-Add-the-hook.diff" in capsys.readouterr().out
     assert cli.main([str(tree), "--patches", str(tip.patches), "--release", "9.9"]) == 1
     assert "no patch series for 9.9" in capsys.readouterr().err
+
+
+def test_maintain_archive_writes_the_pinned_archive_from_a_clone(tip: Tip, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # what CI without ../shared/lightning/ runs to provide it
+    made = move.archive("tip", tip.dev, tmp_path / "shared")
+    assert made == tmp_path / "shared" / "tip.tar.gz"
+    assert sdist.sha256_file(made) == tip.target.commit.archive_sha256
+    assert commit.from_commit(tip.target, None, tmp_path / "t").is_dir()  # the default place works too
+    # a clone whose archive differs is refused, and nothing is left behind
+    other = shutil.copytree(tip.dev, tmp_path / "other")
+    git(other, "tag", "-f", "pristine", "rfc")
+    bad = targets.Commit(**{**tip.target.commit.__dict__, "sha": git(other, "rev-parse", "rfc").strip()})
+    monkeypatch.setattr(targets, "TARGETS", (*targets.TARGETS[:-1], targets.Target("tip", targets.LIGHTNING_2_6,
+                                                                                   commit=bad)))
+    with pytest.raises(PatchsetError, match="sha256 .* the pin says"):
+        move.archive("tip", other, tmp_path / "bad")
+    assert not list((tmp_path / "bad").iterdir())
+    with pytest.raises(PatchsetError, match="not a commit target"):
+        move.archive("2.6.5", tip.dev, tmp_path / "bad")

@@ -15,7 +15,10 @@ import pytest
 
 from conftest import REPO, git
 from tools.patchset.series import parse_patch
-from tools.upstream import envlist, generations, impact, results, verdicts
+from tools import targets
+from tools.patchset import commit
+from tools.patchset.engine import make_plan
+from tools.upstream import cli, envlist, generations, impact, results, runner, verdicts
 from tools.upstream.errors import ToolError
 from tools.upstream.results import Outcome
 
@@ -543,7 +546,7 @@ def test_generation_detection(tmp_path):
     old, new = generations.detect(tmp_path / "a"), generations.detect(tmp_path / "b")
     assert (old.name, new.name) == ("1.3", "2.6")
     assert old.default_selection()[0] == "tests/checkpointing"
-    assert new.default_selection()[-1] == "tests/tests_pytorch/loops"
+    assert new.default_selection()[-1] == "tests/tests_pytorch/strategies"
     assert new.run_path("tests/tests_pytorch/trainer/t.py::test_x") == "trainer/t.py::test_x"
     assert old.run_path("tests/trainer/t.py::test_x") == "tests/trainer/t.py::test_x"
     with pytest.raises(ToolError, match="not under tests/tests_pytorch"):
@@ -588,3 +591,119 @@ def test_a_tree_with_tests_gets_past_the_tests_check(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "has no tests/" not in proc.stderr and "1.3.8 is not supported" in proc.stderr
+
+
+# standalone tests (upstream's RunIf(standalone=True)), the wide selection, master
+
+
+STANDALONE_TESTS = {
+    # upstream's conftest in small: with the switch on, only the standalone-marked tests stay
+    "conftest.py": """
+        import os
+
+        def pytest_collection_modifyitems(items, config):
+            if os.getenv("MY_STANDALONE") == "1":
+                items[:] = [i for i in items if any(m.kwargs.get("standalone") for m in i.own_markers)]
+        """,
+    "test_s.py": """
+        import os
+        import pytest
+
+        ALONE = pytest.mark.skipif(os.getenv("MY_STANDALONE") != "1", reason="standalone", standalone=True)
+        NO_GPU = pytest.mark.skipif(True, reason="needs a GPU", standalone=True)
+
+        def test_ordinary():
+            assert os.getenv("MY_STANDALONE") == "0"
+
+        @ALONE
+        def test_alone_a():
+            print(os.getpid(), file=open("pids", "a"))
+
+        @ALONE
+        def test_alone_b():
+            print(os.getpid(), file=open("pids", "a"))
+            assert False, "b fails"
+
+        @NO_GPU
+        def test_alone_on_a_gpu():
+            pass
+        """,
+}
+
+
+def standalone_tree(tmp_path: Path) -> runner.Tree:
+    gen = generations.Generation(layout="lightning", package="json", test_root="t", conftest="t/conftest.py",
+                                 selection=("test_s.py",), pytest_options=(), env=(), requirements="",
+                                 standalone_env="MY_STANDALONE", name="x")
+    (tmp_path / "tree" / "t").mkdir(parents=True)
+    for name, body in STANDALONE_TESTS.items():
+        (tmp_path / "tree" / "t" / name).write_text(textwrap.dedent(body))
+    return runner.Tree("x", "x", tmp_path / "tree", tmp_path / "site", gen, applied=None)
+
+
+def test_standalone_tests_run_one_per_process_with_the_switch_on(tmp_path):
+    tree = standalone_tree(tmp_path)
+    ordinary = runner.run_pytest(tree, ["t/test_s.py"], "run", 0, 60, quiet=True)
+    assert ordinary["t/test_s.py::test_ordinary"].passed
+    assert ordinary["t/test_s.py::test_alone_a"].status == "skipped"
+    ids = runner.standalone_ids(tree, ["t/test_s.py"], 60)
+    # the GPU test is skipped by its RunIf anyway: no process is spent on it
+    assert ids == ["t/test_s.py::test_alone_a", "t/test_s.py::test_alone_b"]
+    alone = runner.run_standalone(tree, ids, "run", 60)
+    assert alone["t/test_s.py::test_alone_a"].passed
+    assert alone["t/test_s.py::test_alone_b"] == Outcome("failed", "call", "AssertionError", "b fails")
+    pids = (tree.cwd / "pids").read_text().split()
+    assert len(pids) == 2 and pids[0] != pids[1]
+    tree.standalone = frozenset(ids)
+    again = runner.rerun(tree, ["t/test_s.py::test_ordinary", "t/test_s.py::test_alone_b"], 1, 0, 60)
+    assert again[0]["t/test_s.py::test_ordinary"].passed
+    assert again[0]["t/test_s.py::test_alone_b"].failed   # rerun standalone, not skipped
+
+
+def test_a_selection_without_standalone_tests_collects_none(tmp_path):
+    tree = standalone_tree(tmp_path)
+    (tree.path / "t" / "test_plain.py").write_text("def test_x():\n    pass\n")
+    assert runner.standalone_ids(tree, ["t/test_plain.py"], 60) == []
+
+
+def test_the_wide_selection_is_the_registrys():
+    wide = targets.LIGHTNING_2_6.upstream
+    assert set(wide.selection) >= {"checkpointing", "callbacks", "models", "loops", "trainer", "loggers",
+                                   "tuner", "core", "strategies"}
+    assert wide.standalone_env == "PL_RUN_STANDALONE_TESTS"
+    assert not targets.LIGHTNING_1_3.upstream.standalone_env  # 1.3's special tests are not run
+    gen = [g for g in generations.GENERATIONS if g.name == "2.6"][0]
+    assert gen.default_selection()[2] == "tests/tests_pytorch/models"
+
+
+def test_a_tree_without_actions_is_imported_from_src(tmp_path):
+    gen = [g for g in generations.GENERATIONS if g.name == "2.6"][0]
+    (tmp_path / "src" / "lightning").mkdir(parents=True)
+    assert runner.importable_from_src(tmp_path, gen)
+    (tmp_path / ".actions").mkdir()   # a clone: installed with pip
+    assert not runner.importable_from_src(tmp_path, gen)
+    old = [g for g in generations.GENERATIONS if g.name == "1.3"][0]
+    assert not runner.importable_from_src(tmp_path / "none", old)
+
+
+def test_release_master_without_a_shared_archive_says_where_to_get_one(tmp_path):
+    env = dict(os.environ, LIGHTNING_SHARED=str(tmp_path / "empty"))
+    env.pop("LIGHTNING_SRC", None)
+    proc = subprocess.run([sys.executable, "-m", "tools.upstream", "--release", "master"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "needs a source" in proc.stderr and "LIGHTNING_SHARED" in proc.stderr
+    assert not list(tmp_path.glob("upstream-tests-*"))
+
+
+def test_the_shared_master_archive_is_a_tree_the_tool_runs(tmp_path):
+    master = targets.target("master")
+    if not commit.archive_path(master.commit).is_file():
+        pytest.skip(f"{commit.archive_path(master.commit)} is not here (set {commit.SHARED_ENV})")
+    args = cli.parse_args(["--release", "master"])
+    args.src = None
+    tree = cli.source_tree(args, tmp_path)
+    gen = generations.detect(tree)
+    assert (tree / gen.conftest).is_file() and runner.importable_from_src(tree, gen)
+    # recognised by its content, stale version.info and all, without --release
+    assert make_plan(tree, REPO / "patches").release == "master"

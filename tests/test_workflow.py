@@ -141,9 +141,12 @@ def test_nightly_clones_the_pinned_tags_and_runs_thorough():
     text = NIGHTLY.read_text()
     assert re.search(r"^  schedule:\n    - cron: ", text, re.M) and "workflow_dispatch:" in text
     assert "repository: Lightning-AI/pytorch-lightning" in text
-    tags = re.findall(r'^\s+- "(\d+\.\d+\.\d+)"', text, re.M)
-    assert tags == ["1.3.8", "2.6.5"]
-    assert "ref: ${{ matrix.tag }}" in text and "LIGHTNING_SRC:" in text
+    clones = re.findall(r'^\s+- "([\w.]+)" +#', text, re.M)
+    assert clones == ["1.3.8", "2.6.5", "master"]
+    # each is a registered target, and the ref comes from the registry (master's pinned commit)
+    assert all(targets.target(name) for name in clones)
+    assert "ref: ${{ steps.ref.outputs.ref }}" in text and "targets.target(" in text
+    assert "LIGHTNING_SRC:" in text
     assert "--hypothesis-profile=thorough" in text
 
 

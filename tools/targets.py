@@ -47,6 +47,10 @@ class UpstreamTests:
     pytest_options: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     requirements: str              # pinned test requirements, relative to this project's root
+    # upstream's switch for its standalone tests (`RunIf(standalone=True)`: DDP and other
+    # multi-process tests), which its CI runs with the switch set to 1, one test per process;
+    # "" for a generation whose standalone tests the tool does not run
+    standalone_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,11 +144,15 @@ LIGHTNING_2_6 = Generation(
         package="lightning",
         test_root="tests/tests_pytorch",
         conftest="tests/tests_pytorch/conftest.py",
-        selection=("checkpointing", "callbacks", "models/test_hooks.py", "trainer", "loops"),
+        # what upstream's CPU job runs of these folders (its RunIf markers skip the GPU and
+        # multi-device tests), and the standalone tests among them, as its GPU job runs them
+        selection=("checkpointing", "callbacks", "models", "loops", "trainer", "loggers", "tuner",
+                   "core", "strategies"),
         # upstream's CI: `cd tests/tests_pytorch && pytest . --timeout=90` (pytest-timeout)
         pytest_options=("-W", LEAFSPEC, "--timeout=90"),
         env=(TORCH_LOAD,),
         requirements="tools/upstream/requirements-2.6.txt",
+        standalone_env="PL_RUN_STANDALONE_TESTS",
     ),
 )
 GENERATIONS = (LIGHTNING_1_3, LIGHTNING_2_6)

@@ -7,6 +7,7 @@
     python3 -m tools.patchset.maintain tree VERSION DEST [--series rfc|compat|all|none] [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain backport FROM VERSION DIR [--source CLONE_OR_TREE]
     python3 -m tools.patchset.maintain move-master COMMIT --source CLONE [--build DIR]
+    python3 -m tools.patchset.maintain archive TARGET --source CLONE [--dest DIR]
 
 Workflow: `worktree` makes DIR a git repo of the pristine release (tag
 `pristine`) with one branch per series built by `git am`; edit the commits
@@ -16,6 +17,11 @@ when the change is the same); `lint` checks the result. `share` makes a
 release list FROM's file instead of its own copy wherever the two carry
 the same change (they differ only in index lines and hunk positions). Run it from the repository root, or
 anywhere once the project is installed (`pip install -e .`).
+
+`archive` writes the shared archive of a commit target (master) from a clone
+that has the commit, as `move-master` wrote it, into DIR (default: where the
+tools look, ../shared/lightning/ or $LIGHTNING_SHARED), and checks it against
+the pin: how CI without ../shared/lightning/ provides it.
 
 `tree` is for test runs (tox): DEST becomes the verified sdist (or a copy of
 a clone/tree with --source) with the chosen series applied by the apply
@@ -244,6 +250,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     mv.add_argument("--source", type=Path, required=True, help="a Lightning clone that has COMMIT")
     mv.add_argument("--build", type=Path, default=REPO_ROOT / "build",
                     help="where the new archive is written (default: build/)")
+    ar = sub.add_parser("archive", help="write the shared archive of a commit target (master) from a clone, "
+                                         "verified against the pin")
+    ar.add_argument("target")
+    ar.add_argument("--source", type=Path, required=True, help="a Lightning clone that has the pinned commit")
+    ar.add_argument("--dest", type=Path, help="the directory to write it to (default: ../shared/lightning/ "
+                                              "beside the repository, or $LIGHTNING_SHARED)")
     bp = sub.add_parser("backport", help="regenerate VERSION's rfc series from FROM's (master's): a worktree "
                                          "in DIR, the same hunks with git am -3, CHANGELOG entries re-homed")
     bp.add_argument("source_target", metavar="FROM")
@@ -266,6 +278,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             tree(args.patches, args.version, args.dest, args.series, args.source, args.cache)
         elif args.command == "move-master":
             return move.move_master(args.patches, args.commit, args.source, args.build)
+        elif args.command == "archive":
+            path = move.archive(args.target, args.source, args.dest)
+            print(f"wrote {path} (sha256 as pinned in tools/targets.py)")
         elif args.command == "backport":
             worktree(args.patches, args.version, args.dir, args.source, args.cache)
             backport.backport(args.patches, args.source_target, args.version, args.dir, args.cache)

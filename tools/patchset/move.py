@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 from tools import targets
 
@@ -53,6 +54,32 @@ def write_archive(clone: Path, pin: targets.Commit, sha: str, dest: Path) -> Pat
                       "--", *spec], clone)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
+    return dest
+
+
+def archive(name: str, clone: Path, dest_dir: Optional[Path] = None) -> Path:
+    """The shared archive of commit target `name` written from `clone` into dest_dir (default:
+    where the tools look for it), checked against the pin; nothing left behind if it differs."""
+    target = targets.commit_target(name)
+    if target is None:
+        raise PatchsetError(f"{name} is not a commit target (registered: "
+                            f"{', '.join(t.name for t in targets.commits())})")
+    if not clone.is_dir():
+        raise PatchsetError(f"--source {clone} is not a directory")
+    pin = target.commit
+    if git(["cat-file", "-e", f"{pin.sha}^{{commit}}"], clone, clean_env(ceiling=clone.resolve().parent),
+           check=False).returncode != 0:
+        raise PatchsetError(f"--source {clone} does not have commit {pin.sha}")
+    dest = (dest_dir or commit_mod.shared_dir()) / pin.archive
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:   # the name is part of the bytes
+        made = write_archive(clone, pin, pin.sha, Path(tmp) / pin.archive)
+        found = sha256_file(made)
+        if found != pin.archive_sha256:
+            raise PatchsetError(f"git archive of {pin.short} in {clone} has sha256 {found}, the pin says "
+                                f"{pin.archive_sha256}: this git's gzip differs from the one that made it; "
+                                f"pass the clone to the tools as --source instead")
+        made.replace(dest)
     return dest
 
 

@@ -1,13 +1,19 @@
 """Run Lightning's own tests before and after the patch set, and compare them test by test.
 
 Usage:
-    python -m tools.upstream [--src DIR] [--require] [--prefixes] [--reruns N] [TEST_PATH ...]
+    python -m tools.upstream [--src DIR|TAR] [--release VER] [--require] [--prefixes] [--reruns N]
+                             [TEST_PATH ...]
 
 LIGHTNING_SRC (or --src) is a git checkout of Lightning at a tag the patch set supports: 1.3.x
 (tests in tests/, the package in pytorch_lightning/) or 2.6.x (tests in tests/tests_pytorch/, the
-package in src/lightning/pytorch/); the generation is read from the tree (generations.py). The
-sdists ship no tests, so without a clone there is nothing to run: the tool says why and exits 0
-(1 with --require). The default CI has no clone; the nightly workflow makes one.
+package in src/lightning/pytorch/), or of master at the pinned commit (tools/targets.py), or a
+`.tar.gz` of such a tree. The release is the one the patch engine recognises (master by its
+content: its version.info is stale); `--release VER` overrides it as `scripts/apply.sh` does.
+`--release master` without --src takes the shared archive of the pinned commit
+(../shared/lightning/, or $LIGHTNING_SHARED), verified by its sha256. The generation is read from
+the tree (generations.py). The sdists ship no tests, so without a tree there is nothing to run:
+the tool says why and exits 0 (1 with --require). The default CI has no clone; the nightly
+workflow makes one.
 
 The clone is never modified. It is copied (without .git) into a work directory, patched there
 with the engine (`apply_series`), and installed with `pip install --no-deps
@@ -15,10 +21,15 @@ with the engine (`apply_series`), and installed with `pip install --no-deps
     pristine+compat   apply_series(tree, "compat")
     patched+compat    apply_series(tree, "all")
     prefix k          apply_series(tree, "all", upto=<rfc patch k>)     (--prefixes)
-Lightning's tests then run as upstream runs them (from the generation's test root, with its
-conftest and pytest config), with that site directory on PYTHONPATH, the generation's
+A tree without `.actions/` (the shared archive: master's setup.py needs it) is imported from
+its src/ instead, as the master tox envs do. Lightning's tests then run as upstream runs them
+(from the generation's test root, with its conftest and pytest config), with that site
+directory on PYTHONPATH, the generation's
 environment (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, so tests that call torch.load themselves run on
 torch >= 2.6) and the plugin `-p tools.upstream.plugin`, which writes one JSON line per test.
+On 2.x the standalone tests of the selection (`RunIf(standalone=True)`: the DDP tests) then run as
+upstream's CI runs them: collected with PL_RUN_STANDALONE_TESTS=1, and each in a pytest process of
+its own (their skip in the first run is replaced by that outcome).
 Verdicts are explained in tools/upstream/verdicts.py.
 
 With --prefixes every proper prefix rfc[1..k] + compat is built and run too. A test failing on
@@ -40,10 +51,12 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tools.patchset import PatchsetError, read_version
-from tools.patchset.engine import REPO_ROOT
+from tools.patchset import PatchsetError, sdist
+from tools.patchset.commit import from_commit
+from tools.patchset.engine import REPO_ROOT, make_plan
 from tools.patchset.options import add_patches_option
 from tools.patchset.series import load_series
+from tools.targets import commit_target
 from tools.upstream import envlist, impact as impact_mod, runner, verdicts
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation, detect
@@ -61,7 +74,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="tests to run, relative to the tree's root (default: the generation's "
                          "selection, see generations.py)")
     ap.add_argument("--src", type=Path, default=os.environ.get("LIGHTNING_SRC") or None,
-                    help="Lightning git checkout with its tests (default: $LIGHTNING_SRC)")
+                    help="Lightning git checkout with its tests, or a .tar.gz of one "
+                         "(default: $LIGHTNING_SRC)")
+    ap.add_argument("--release", metavar="VER",
+                    help="the patches/ directory to use (e.g. master) instead of the one the tree "
+                         "is recognised as; without --src, a commit target's shared archive")
     ap.add_argument("--require", action="store_true",
                     help="fail (exit 1) instead of skipping when there is no LIGHTNING_SRC")
     ap.add_argument("--prefixes", action="store_true",
@@ -92,7 +109,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    if not args.src:
+    if not args.src and not commit_target(args.release or ""):
         print(f"upstream-tests: {'error' if args.require else 'skipped'}: {NO_SRC}", flush=True)
         return 1 if args.require else 0
     try:
@@ -106,22 +123,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    src = args.src.resolve()
-    gen = detect(src)
-    if not (src / gen.conftest).is_file():
-        raise ToolError(f"{src} has no tests/ ({gen.conftest} not found): "
-                        f"LIGHTNING_SRC must be a git checkout of Lightning (the sdist ships no "
-                        f"tests)")
-    selection = args.selection or gen.default_selection()
-    for path in selection:
-        gen.run_path(path)  # under the test root, or a one-line error
-    env = envlist.load(args.env_failures)
     args.patches = args.patches.resolve()
-    if args.install_requirements:
-        install_requirements(gen)
-    if args.jobs and not _have_xdist():
-        print("upstream-tests: note: pytest-xdist is not installed; running serially")
-        args.jobs = 0
+    if args.src and not args.src.exists():
+        raise ToolError(f"--src {args.src} does not exist")
     if args.workdir:
         work = args.workdir.resolve()
         work.mkdir(parents=True, exist_ok=True)
@@ -129,15 +133,46 @@ def run(args: argparse.Namespace) -> int:
             raise ToolError(f"--workdir {work} is not empty")
     else:
         work = Path(tempfile.mkdtemp(prefix="upstream-tests-"))
-    runner.check_plugin(work)
-    print(f"upstream-tests: Lightning {gen.name} generation from {src}; work dir {work}", flush=True)
     try:
-        return Session(args, src, gen, env, work, selection).run()
+        src = source_tree(args, work)
+        gen = detect(src)
+        if not (src / gen.conftest).is_file():
+            raise ToolError(f"{src} has no tests/ ({gen.conftest} not found): "
+                            f"LIGHTNING_SRC must be a git checkout of Lightning (the sdist ships no "
+                            f"tests)")
+        selection = args.selection or gen.default_selection()
+        for path in selection:
+            gen.run_path(path)  # under the test root, or a one-line error
+        env = envlist.load(args.env_failures)
+        release = make_plan(src, args.patches, args.release).release
+        if args.install_requirements:
+            install_requirements(gen)
+        if args.jobs and not _have_xdist():
+            print("upstream-tests: note: pytest-xdist is not installed; running serially")
+            args.jobs = 0
+        runner.check_plugin(work)
+        print(f"upstream-tests: Lightning {release} ({gen.name} generation) from {src}; work dir {work}",
+              flush=True)
+        return Session(args, src, gen, env, work, selection, release).run()
     finally:
         if args.keep or args.workdir:
             print(f"upstream-tests: trees and logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def source_tree(args: argparse.Namespace, work: Path) -> Path:
+    """The tree to copy from: --src as it is, a .tar.gz of one extracted, or (no --src, a commit
+    --release) the commit's shared archive, verified."""
+    if args.src is None:
+        target = commit_target(args.release)
+        say("setup", f"Lightning {target.name} at {target.commit.short} from the shared archive")
+        return from_commit(target, None, work / "source")
+    src = args.src.resolve()
+    if src.is_file():
+        say("setup", f"extracting {src}")
+        return sdist.extract(src, work / "source")
+    return src
 
 
 def install_requirements(gen: Generation) -> None:
@@ -161,8 +196,9 @@ class Session:
     """One comparison: pristine, patched, reruns, optional prefixes, the report."""
 
     def __init__(self, args, src: Path, gen: Generation, env, work: Path,
-                 selection: Sequence[str]) -> None:
+                 selection: Sequence[str], release: str) -> None:
         self.args, self.src, self.gen, self.env, self.work = args, src, gen, env, work
+        self.release = release     # the patches/ directory: the tree's release, or "master"
         self.selection = list(selection)
         self.trees: list[Tree] = []
         self.lines: list[str] = []
@@ -173,13 +209,21 @@ class Session:
 
     def build(self, label: str, slug: str, series: str, upto: Optional[str] = None) -> Tree:
         tree = runner.build(self.src, self.work, label, slug, self.gen, series, upto,
-                            self.args.patches)
+                            self.args.patches, self.release)
         self.trees.append(tree)
         return tree
 
     def test(self, tree: Tree) -> Results:
-        return runner.run_pytest(tree, self.selection, tree.slug, self.args.jobs,
-                                 self.args.timeout, self.args.pytest_args)
+        a = self.args
+        results = runner.run_pytest(tree, self.selection, tree.slug, a.jobs, a.timeout, a.pytest_args)
+        if self.gen.standalone_env:
+            ids = runner.standalone_ids(tree, self.selection, a.timeout, a.pytest_args)
+            tree.standalone = frozenset(ids)
+            say(tree.label, f"{len(ids)} standalone tests, one process each ({self.gen.standalone_env}=1)")
+            alone = runner.run_standalone(tree, ids, tree.slug, a.timeout, a.pytest_args)
+            say(tree.label, f"standalone: {counts(alone)}")
+            results.update(alone)
+        return results
 
     def settle(self, cmp: verdicts.Comparison, base_tree: Tree, base: Results, tree: Tree,
                new: Results) -> None:
@@ -201,7 +245,7 @@ class Session:
     # -- the run
 
     def run(self) -> int:
-        version = read_version(self.src)
+        version = self.release
         if not load_series(self.args.patches, version, "compat"):
             self.base_label, self.full_label = "pristine", "patched"
         base_tree = self.build(self.base_label, "pristine-compat", "compat")
@@ -213,7 +257,7 @@ class Session:
         say("impact", f"applying the {len(patches)} rfc patches one by one to a copy")
         scratch = self.work / "impact"
         impact_mod.copy_tree(self.src, scratch)
-        impact = impact_mod.analyse(scratch, patches, self.args.patches)
+        impact = impact_mod.analyse(scratch, patches, self.args.patches, self.release)
         shutil.rmtree(scratch, ignore_errors=True)
         full_tree = self.build(self.full_label, "patched-compat", "all")
         if full_tree.import_error:

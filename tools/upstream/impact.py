@@ -60,14 +60,15 @@ def is_test_file(path: str) -> bool:
     return path.startswith("tests/") and path.endswith(".py")
 
 
-def analyse(tree: Path, patches: Sequence[Patch], patches_root: Path = DEFAULT_PATCHES) -> Impact:
+def analyse(tree: Path, patches: Sequence[Patch], patches_root: Path = DEFAULT_PATCHES,
+            release: Optional[str] = None) -> Impact:
     """Apply `patches` (the tree's rfc series) one by one to `tree`, which must be pristine and
     may be changed (pass a copy), and record what each does to the test files."""
     impact = Impact(list(patches))
     for j, patch in enumerate(patches, 1):
         files = sorted({p for fd in patch.files for p in fd.paths if is_test_file(p)})
         before = {f: _read(tree / f) for f in files}
-        apply_series(tree, "rfc", upto=patch.number, patches_root=patches_root)
+        apply_series(tree, "rfc", upto=patch.number, patches_root=patches_root, release=release)
         for f in files:
             changed, removed = compare_sources(before[f], _read(tree / f))
             if WHOLE_FILE in changed:

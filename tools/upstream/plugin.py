@@ -16,6 +16,11 @@ The exception is only at hand where the test runs, so `pytest_runtest_makereport
 and message on the report; the report then travels to the xdist controller, which alone writes
 the file (the workers load the plugin too, but write nothing). The first line of the file is a
 header, `{"rootdir": ...}`: node ids are relative to it.
+
+With `--collect-only --upstream-runnable=FILE` it writes instead the tests that would run: the
+same header, then one `{"nodeid": ...}` line per collected test that no `skipif` mark with a true
+condition skips (Lightning's `RunIf` is such a mark). tools.upstream collects upstream's
+standalone tests this way, then runs each in a process of its own.
 """
 from __future__ import annotations
 
@@ -26,11 +31,14 @@ from typing import Optional
 import pytest
 
 OPTION = "--upstream-results"
+RUNNABLE = "--upstream-runnable"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(OPTION, metavar="FILE", default=None,
                      help="write one JSON line per test to FILE (tools.upstream.plugin)")
+    parser.addoption(RUNNABLE, metavar="FILE", default=None,
+                     help="write the collected tests that no skipif mark skips to FILE")
 
 
 def exception_fields(exc: BaseException) -> tuple[str, str]:
@@ -144,6 +152,28 @@ def _collect_reason(report: pytest.CollectReport) -> tuple[str, str]:
                 return head, rest.strip()
             return "", body
     return "", first_line(text)
+
+
+def skipped_by_mark(item: pytest.Item) -> bool:
+    """Whether a `skipif` mark with a true boolean condition skips the test (a string condition
+    is pytest's to evaluate: the test counts as runnable)."""
+    for mark in item.iter_markers("skipif"):
+        condition = mark.args[0] if mark.args else mark.kwargs.get("condition")
+        if isinstance(condition, bool) and condition:
+            return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)   # after the conftest's own filtering (upstream's standalone switch)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    path = config.getoption(RUNNABLE)
+    if not path or hasattr(config, "workerinput"):
+        return
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(json.dumps({"rootdir": str(config.rootpath)}) + "\n")
+        for item in items:
+            if not skipped_by_mark(item):
+                out.write(json.dumps({"nodeid": item.nodeid}) + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -75,6 +75,23 @@ def read_results(path: Path, tree: Optional[Path] = None) -> Results:
     return results
 
 
+def read_ids(path: Path, tree: Optional[Path] = None) -> list[str]:
+    """The test ids of a plugin's --upstream-runnable file, rebased onto `tree` like results."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ResultsError(f"cannot read collected tests {path}: {exc}") from None
+    if not lines or "rootdir" not in _load(path, 1, lines[0]):
+        raise ResultsError(f"{path}:1: expected the {{\"rootdir\": ...}} header")
+    prefix = _prefix(Path(_load(path, 1, lines[0])["rootdir"]), tree)
+    ids = []
+    for num, line in enumerate(lines[1:], 2):
+        nodeid = _load(path, num, line).get("nodeid") if line.strip() else None
+        if nodeid:
+            ids.append(prefix + nodeid)
+    return ids
+
+
 def _load(path: Path, num: int, line: str) -> dict:
     try:
         rec = json.loads(line)

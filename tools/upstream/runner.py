@@ -15,7 +15,7 @@ from tools.patchset.engine import DEFAULT_PATCHES
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation
 from tools.upstream.impact import copy_tree
-from tools.upstream.results import Results, counts, read_results
+from tools.upstream.results import Results, counts, read_ids, read_results
 
 PLUGIN = "tools.upstream.plugin"
 
@@ -54,12 +54,15 @@ class Tree:
     applied: ApplyResult
     import_error: Optional[str] = None
     seconds: float = 0.0
+    standalone: frozenset[str] = frozenset()   # the ids that run_standalone ran, one per process
 
-    def env(self) -> dict[str, str]:
+    def env(self, standalone: bool = False) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("PYTEST_ADDOPTS", None)
         env["PYTHONPATH"] = pythonpath_with(self.site)
         env.update(dict(self.generation.env))
+        if self.generation.standalone_env:   # set as upstream's jobs set it: 1 or 0
+            env[self.generation.standalone_env] = "1" if standalone else "0"
         return env
 
     @property
@@ -68,30 +71,47 @@ class Tree:
 
 
 def build(src: Path, work: Path, label: str, slug: str, gen: Generation, series: str,
-          upto: Optional[str] = None, patches_root: Path = DEFAULT_PATCHES) -> Tree:
-    """Copy the clone (without .git) to work/slug, apply the series with the engine, and
-    install the tree with pip --no-deps --no-build-isolation into work/site-<slug>."""
+          upto: Optional[str] = None, patches_root: Path = DEFAULT_PATCHES,
+          release: Optional[str] = None) -> Tree:
+    """Copy the clone (without .git) to work/slug, apply the series of `release` (None: the
+    release the engine recognises) with the engine, and install the tree with pip --no-deps
+    --no-build-isolation into work/site-<slug>; a tree whose setup.py cannot run is imported
+    from its src/ instead (see `importable_from_src`)."""
     start = time.monotonic()
     path, site = work / slug, work / f"site-{slug}"
     say(label, f"copying {src} to {path}")
     copy_tree(src, path)
-    result = apply_series(path, series, upto=upto, patches_root=patches_root)
+    result = apply_series(path, series, upto=upto, patches_root=patches_root, release=release)
     applied = ", ".join(name.split("-", 1)[0] for name in result.applied) or "none"
     say(label, f"{series}{' up to ' + upto if upto else ''}: {len(result.applied)} patches "
                f"applied ({applied}); Lightning {result.version}")
+    if importable_from_src(path, gen):
+        site = path / "src"
+        say(label, f"no .actions/ (setup.py needs it): importing {gen.package} from {site}")
+    else:
+        install(path, site, work / f"{slug}.install.log", label)
     tree = Tree(label, slug, path, site, gen, result)
-    log = work / f"{slug}.install.log"
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-           "--target", str(site), str(path)]
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=work)
-    if proc.returncode != 0:
-        raise ToolError(f"{label}: pip install of the tree failed (log: {log})")
     tree.import_error = check_import(tree, work)
     if tree.import_error:
         say(label, f"import {gen.package} FAILS: {tree.import_error}")
     tree.seconds = time.monotonic() - start
     return tree
+
+
+def importable_from_src(tree: Path, gen: Generation) -> bool:
+    """A 2.x tree without `.actions/` (a `git archive` of the paths the project reads, such as
+    ../shared/lightning/'s master archive): its setup.py loads `.actions/assistant.py`, so it is
+    imported from src/, as the master tox envs import it. A clone has `.actions/` and is installed."""
+    return gen.test_root != "." and not (tree / ".actions").is_dir() and (tree / "src" / gen.package).is_dir()
+
+
+def install(path: Path, site: Path, log: Path, label: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+           "--target", str(site), str(path)]
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
+    if proc.returncode != 0:
+        raise ToolError(f"{label}: pip install of the tree failed (log: {log})")
 
 
 def check_import(tree: Tree, cwd: Path) -> Optional[str]:
@@ -118,7 +138,7 @@ def check_plugin(cwd: Path) -> None:
 
 
 def run_pytest(tree: Tree, ids: Sequence[str], slug: str, jobs: int, timeout: float,
-               extra: Sequence[str] = (), quiet: bool = False) -> Results:
+               extra: Sequence[str] = (), quiet: bool = False, standalone: bool = False) -> Results:
     """Run pytest on tree-relative paths or node ids; their outcomes, by tree-relative id."""
     gen = tree.generation
     work = tree.path.parent
@@ -134,7 +154,7 @@ def run_pytest(tree: Tree, ids: Sequence[str], slug: str, jobs: int, timeout: fl
         say(tree.label, f"pytest {' '.join(ids)} ({'-n %d' % jobs if jobs else 'serial'})")
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(cmd, cwd=tree.cwd, env=tree.env(), stdout=out,
+        proc = subprocess.Popen(cmd, cwd=tree.cwd, env=tree.env(standalone), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         last_note = start
         while proc.poll() is None:
@@ -167,14 +187,50 @@ def _done(path: Path) -> int:
         return 0
 
 
+def standalone_ids(tree: Tree, selection: Sequence[str], timeout: float,
+                   extra: Sequence[str] = ()) -> list[str]:
+    """The standalone tests of the selection that would run here: collected with upstream's
+    switch on (its conftest then keeps only `RunIf(standalone=True)` tests), minus those a
+    RunIf skips (GPUs, ...)."""
+    gen = tree.generation
+    out_file, log = tree.path.parent / f"{tree.slug}.standalone.jsonl", tree.path.parent / f"{tree.slug}.standalone.log"
+    cmd = [sys.executable, "-m", "pytest", *(gen.run_path(i) for i in selection), "--collect-only", "-q",
+           "-p", PLUGIN, f"--upstream-runnable={out_file}", "-p", "no:cacheprovider", "-p", "no:xdist",
+           "--continue-on-collection-errors", *gen.pytest_options, *extra]
+    with open(log, "w", encoding="utf-8") as out:
+        try:
+            proc = subprocess.run(cmd, cwd=tree.cwd, env=tree.env(standalone=True), stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"{tree.label}: collecting the standalone tests timed out (log: {log})") from None
+    if proc.returncode not in (0, 1, 5):   # 5: no standalone test in the selection
+        raise ToolError(f"{tree.label}: collecting the standalone tests failed, exit {proc.returncode} (log: {log})")
+    return read_ids(out_file, tree.path)
+
+
+def run_standalone(tree: Tree, ids: Sequence[str], slug: str, timeout: float,
+                   extra: Sequence[str] = ()) -> Results:
+    """Each id in a pytest process of its own with upstream's standalone switch on, as
+    upstream's run_standalone_tests.sh runs them; their outcomes, by id."""
+    results: Results = {}
+    for n, nid in enumerate(ids, 1):
+        results.update(run_pytest(tree, [nid], f"{slug}.standalone{n}", 0, timeout, extra, quiet=True,
+                                  standalone=True))
+    return results
+
+
 def rerun(tree: Tree, ids: Sequence[str], times: int, jobs: int, timeout: float,
           extra: Sequence[str] = ()) -> list[Results]:
-    """Run only `ids` again, `times` times."""
+    """Run only `ids` again, `times` times (the standalone ones one per process, as at first)."""
     if not ids or times <= 0:
         return []
     out = []
+    ordinary = [i for i in ids if i not in tree.standalone]
+    alone = [i for i in ids if i in tree.standalone]
     for i in range(1, times + 1):
-        out.append(run_pytest(tree, ids, f"{tree.slug}.rerun{i}", jobs if len(ids) > 4 else 0,
-                              timeout, extra, quiet=True))
+        res = run_pytest(tree, ordinary, f"{tree.slug}.rerun{i}", jobs if len(ordinary) > 4 else 0,
+                         timeout, extra, quiet=True) if ordinary else {}
+        res.update(run_standalone(tree, alone, f"{tree.slug}.rerun{i}", timeout, extra))
+        out.append(res)
     say(tree.label, f"reran {len(ids)} tests {times} times")
     return out
