@@ -7,6 +7,7 @@ such, so that the suite can count how often each part was hit.
 """
 from hypothesis import strategies as st
 
+from conformance import knobs
 from conformance import strategies as core
 from conformance import rules
 from conformance.lightning_2_6 import model
@@ -93,3 +94,22 @@ def _validated_upstream_scenarios(draw) -> Scenario:
 def unchanged_scenarios():
     """Where upstream must agree. The rule is `model.unchanged`'s, not re-encoded here."""
     return _validated_upstream_scenarios().filter(model.unchanged)
+
+
+# ---------------------------------------------------------------- the differential family's knobs
+
+
+@st.composite
+def any_checkpoint(draw, monitors) -> Checkpoint:
+    """Any ModelCheckpoint configuration of 2.6 and the series, subclasses written for 2.6.6 included."""
+    config = draw(checkpoints(list(monitors)))
+    timed = config.every_n_train_steps is None and config.every_n_epochs is None  # the triggers exclude each other
+    return knobs.checkpoint_extras(
+        draw, config, ("on_train_epoch_end", "_save_last_checkpoint", "_save_topk_checkpoint"),
+        enable_version_counter=st.sampled_from([None, None, False]),
+        train_time_interval=st.sampled_from([None, None, 3600.0] if timed else [None]))
+
+
+KNOBS = knobs.Knobs(loop=loop, checkpoint=any_checkpoint, check_on_train_epoch_end=(None, True, False),
+                    early_stopping_overrides=("_run_early_stopping_check",), reload_every_n_epochs=(0, 0, 1, 2),
+                    val_check_intervals=(None,))
