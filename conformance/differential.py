@@ -87,9 +87,17 @@ def differing(upstream: dict, patched: dict) -> List[str]:
     return [p for p in PARTS if p in a and p in b and a[p] != b[p]]
 
 
+def named(change: Change, scenario: Scenario) -> FrozenSet[str]:
+    """The parts a change names in a scenario. A change of the files a fit writes changes what a
+    resumed fit starts from: where the scenario resumes, it names every part."""
+    if "files" in change.parts and scenario.resume_max_epochs is not None:
+        return EVERY_PART
+    return change.parts
+
+
 def covering(scenario: Scenario, part: str, changes: Iterable[Change]) -> List[str]:
     """The ids of the changes that apply to `scenario` and name `part`."""
-    return [c.id for c in changes if part in c.parts and c.applies(scenario)]
+    return [c.id for c in changes if part in named(c, scenario) and c.applies(scenario)]
 
 
 def judge(scenario: Scenario, differences: Sequence[str], changes: Iterable[Change]) -> Dict[str, List[str]]:

@@ -66,7 +66,7 @@ def compare(request, workers, tmp_path_factory):
     """Run a scenario on both trees and judge the differences; counts what it saw."""
     changes = generation.module("changes").CHANGES
     model = generation.module("model")
-    counts: Counter = Counter()
+    counts: Counter = Counter({f"declared:{c.id}": 0 for c in changes})  # listed, even where never exercised
 
     def run(scenario):
         roots = {name: tmp_path_factory.mktemp(name) for name in TREES}

@@ -46,8 +46,8 @@ def for_release(scenario: Scenario, model_checkpoint: type) -> Scenario:
 
 
 def _made_twins(drawn: tuple, configs: list, model_checkpoint: type) -> bool:
-    """Whether leaving the series' arguments out gave two callbacks one state key (this release
-    would refuse the pair, where the scenario as drawn has two different callbacks)."""
+    """Whether leaving the series' arguments out gave two callbacks that differ in them one state key
+    (this release would refuse the pair, which the scenario as drawn tells apart)."""
     if len(configs) < 2 or list(drawn) == configs:
         return False
     try:
@@ -56,9 +56,8 @@ def _made_twins(drawn: tuple, configs: list, model_checkpoint: type) -> bool:
             keys = [model_checkpoint(**config.kwargs()).state_key for config in configs]
     except Exception:  # a configuration this release refuses: the run says so
         return False
-    changed = [a != b for a, b in zip(drawn, configs)]
-    return any(keys[i] == keys[j] and (changed[i] or changed[j])
-               for i in range(len(keys)) for j in range(i + 1, len(keys)))
+    series = [tuple(getattr(config, a) for a in RFC_ARGUMENTS) for config in drawn]
+    return any(keys[i] == keys[j] and series[i] != series[j] for i in range(len(keys)) for j in range(i + 1, len(keys)))
 
 
 def serve(requests, replies) -> None:
