@@ -9,7 +9,7 @@ that they pickle for the DDP runners.
 """
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset

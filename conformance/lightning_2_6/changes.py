@@ -28,8 +28,8 @@ def _every_n_train_epochs(s: Scenario) -> bool:
 
 
 def _pair_differing_in(s: Scenario, argument: str) -> bool:
-    """Two ModelCheckpoints whose series' arguments differ, in `argument` (upstream, which runs without
-    them, may then see two callbacks with one state key: not applicable there)."""
+    """Two ModelCheckpoints whose series' arguments differ, in `argument` (upstream, which runs
+    without them, may then see two callbacks with one state key: not applicable there)."""
     if len(s.checkpoints) != 2:
         return False
     a, b = s.checkpoints
@@ -44,7 +44,8 @@ def _epoch_end_saves(s: Scenario) -> bool:
 
 def _early_stopping(s: Scenario, check_on_train_epoch_end) -> bool:
     es = s.early_stopping
-    return some_epochs_without_validation(s) and es is not None and es.check_on_train_epoch_end is check_on_train_epoch_end
+    return (some_epochs_without_validation(s) and es is not None
+            and es.check_on_train_epoch_end is check_on_train_epoch_end)
 
 
 CHANGES = (
@@ -57,7 +58,8 @@ CHANGES = (
            EVERY_N_TRAIN_EPOCHS, "every_n_train_epochs >= 1 with train_time_interval is refused, as two triggers"),
     Change("every-n-train-epochs-state-key", lambda s: _pair_differing_in(s, "every_n_train_epochs"),
            frozenset({"outcome"}), EVERY_N_TRAIN_EPOCHS,
-           "it is part of the state key: callbacks differing only in it coexist (upstream, without it, has no such pair)"),
+           "it is part of the state key: callbacks differing only in it coexist (upstream, without it, has "
+           "no such pair)"),
     Change("trigger-on-train-end", lambda s: _checkpoint(s, trigger_on_train_end=True), SAVES, TRIGGER,
            "the final step is saved at train end where upstream, without the trigger, did not save it"),
     Change("trigger-not-in-state-key", lambda s: _pair_differing_in(s, "trigger_on_train_end"),
@@ -66,11 +68,13 @@ CHANGES = (
            "only in save_top_k are (upstream, without it, has no such pair); the entry does not say so"),
     Change("saves-without-validation", _epoch_end_saves, SAVES, CHECKPOINT_SAVES,
            "a ModelCheckpoint with save_on_train_epoch_end unset saves in the new hook where upstream saved nothing"),
-    Change("opt-out-warns", lambda s: some_epochs_without_validation(s) and _checkpoint(s, save_on_train_epoch_end=False),
+    Change("opt-out-warns",
+           lambda s: some_epochs_without_validation(s) and _checkpoint(s, save_on_train_epoch_end=False),
            frozenset({"warnings"}), CHECKPOINT_OPT_OUT, "save_on_train_epoch_end=False warns once, still saves none"),
     Change("early-stopping-checks", lambda s: _early_stopping(s, None),
            frozenset({"trace", "subclass", "files", "state", "paths", "stopped_epoch", "final", "warnings"}),
-           EARLY_STOPPING_CHECKS, "EarlyStopping with check_on_train_epoch_end unset checks (and stops) in the new hook"),
+           EARLY_STOPPING_CHECKS,
+           "EarlyStopping with check_on_train_epoch_end unset checks (and stops) in the new hook"),
     Change("early-stopping-opt-out-warns", lambda s: _early_stopping(s, False), frozenset({"warnings"}),
            EARLY_STOPPING_OPT_OUT, "check_on_train_epoch_end=False warns once, still checks nothing"),
 )
