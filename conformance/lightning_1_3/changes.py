@@ -25,9 +25,13 @@ def _explicit(s: Scenario, argument: str) -> bool:
     return any(getattr(c, argument) is not None for c in s.checkpoints)
 
 
-def _without_rfc_arguments(s: Scenario, validated: bool) -> bool:
-    """ModelCheckpoints with none of the series' arguments, in a run with (or without) validation."""
-    return bool(s.checkpoints) and not s.uses_rfc_arguments and some_epochs_without_validation(s) != validated
+def _trigger(s: Scenario, value: bool) -> bool:
+    return any(c.trigger_on_train_end is value for c in s.checkpoints)
+
+
+def _train_only_checkpoints(s: Scenario) -> bool:
+    """ModelCheckpoints with none of the series' arguments, in a run with epochs without validation."""
+    return bool(s.checkpoints) and not s.uses_rfc_arguments and some_epochs_without_validation(s)
 
 
 BESIDES_THE_TRACE = EVERY_PART - {"trace", "new-hook"}
@@ -38,16 +42,17 @@ CHANGES = (
     Change("every-n-train-epochs", lambda s: _explicit(s, "every_n_train_epochs"), BESIDES_THE_TRACE,
            EVERY_N_TRAIN_EPOCHS, "an explicit every_n_train_epochs saves (or not) where upstream, without it, "
            "does otherwise"),
-    Change("trigger-on-train-end", lambda s: _explicit(s, "trigger_on_train_end"), BESIDES_THE_TRACE, TRIGGER,
-           "the final step is saved at train end (or not) where upstream, without the argument, does otherwise"),
-    Change("saves-without-validation", lambda s: _without_rfc_arguments(s, validated=False), BESIDES_THE_TRACE,
+    Change("trigger-on-train-end", lambda s: _trigger(s, True), BESIDES_THE_TRACE, TRIGGER,
+           "the final step is saved at train end where upstream, without the argument, does otherwise"),
+    Change("train-end-save", lambda s: _trigger(s, False), BESIDES_THE_TRACE, TRAIN_END,
+           "trigger_on_train_end=False: no forced save at the end of training, where upstream (which runs without "
+           "the argument) forces one; a missing monitored key no longer raises there"),
+    Change("saves-without-validation", _train_only_checkpoints, BESIDES_THE_TRACE,
            CHECKPOINT_SAVES, "train-only epochs save through the new hook, no longer through a forced "
            "on_validation_end that raised for a missing monitored key"),
     Change("early-stopping-checks", lambda s: some_epochs_without_validation(s) and s.early_stopping is not None,
            BESIDES_THE_TRACE, EARLY_STOPPING_CHECKS,
            "EarlyStopping checks (and stops, or raises for a missing strict key) at the end of train-only epochs"),
-    Change("train-end-save", lambda s: _without_rfc_arguments(s, validated=True), BESIDES_THE_TRACE, TRAIN_END,
-           "no forced save at the end of training: fewer files, and a missing monitored key no longer raises there"),
     Change("train-loop-calls", lambda s: bool(s.checkpoints) or s.early_stopping is not None, frozenset({"trace"}),
            TRAIN_LOOP, "the training loop no longer calls ModelCheckpoint.on_validation_end at train end and "
            "in train-only epochs: the hook trace loses those calls"),
