@@ -15,7 +15,9 @@ from typing import Callable, Sequence
 from hypothesis import strategies as st
 
 from conformance import strategies as core
-from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario
+from conformance.scenario import (
+    MISSING_METRIC, RFC_ARGUMENTS, TRAIN_METRIC, VAL_METRIC, Checkpoint, EarlyStop, Failure, Scenario,
+)
 
 KINDS = ("validation", "without validation", "some epochs without validation", "manual optimization",
          "plateau scheduler")
@@ -116,7 +118,9 @@ def overridden(draw, overrides: Sequence[str]):
 
 def checkpoint_extras(draw, config: Checkpoint, overrides: Sequence[str], **extra) -> Checkpoint:
     """A generation's ModelCheckpoint configuration with what the families do not draw: `save_last=False`,
-    a subclass, and the generation's `extra` strategies."""
+    a subclass, and the generation's `extra` strategies; the series' arguments in half of them."""
     save_last = draw(st.sampled_from([config.save_last, config.save_last, False]))
-    return dataclasses.replace(config, save_last=save_last, override=overridden(draw, overrides),
+    # half of the callbacks pass none of the series' arguments: what 2.6.6's users have written
+    series = {} if draw(st.booleans()) else {name: None for name in RFC_ARGUMENTS}
+    return dataclasses.replace(config, save_last=save_last, override=overridden(draw, overrides), **series,
                                **{name: draw(strategy) for name, strategy in extra.items()})
