@@ -111,7 +111,8 @@ def nightly_tox_envs(path=NIGHTLY):
 
 def test_nightly_runs_existing_tox_envs():
     literal, matrix = nightly_tox_envs()
-    assert "upstream-tests" in literal and matrix == ["patched", "upstream", "patched-2.6.6", "upstream-2.6.6"]
+    assert "upstream-tests" in literal and matrix == ["patched", "upstream", "patched-2.6.6", "upstream-2.6.6",
+                                                      "differential-1.3.8", "differential-2.6.6"]
     assert set(literal + matrix) <= tox_envs(), set(literal + matrix) - tox_envs()
 
 
