@@ -25,13 +25,19 @@ def _explicit(s: Scenario, argument: str) -> bool:
     return any(getattr(c, argument) is not None for c in s.checkpoints)
 
 
-def _trigger(s: Scenario, value: bool) -> bool:
-    return any(c.trigger_on_train_end is value for c in s.checkpoints)
+def _trigger(s: Scenario) -> bool:
+    return any(c.trigger_on_train_end for c in s.checkpoints)
 
 
 def _train_only_checkpoints(s: Scenario) -> bool:
-    """ModelCheckpoints with none of the series' arguments, in a run with epochs without validation."""
-    return bool(s.checkpoints) and not s.uses_rfc_arguments and some_epochs_without_validation(s)
+    """ModelCheckpoints in a run with epochs without validation, none with the series' arguments that save."""
+    return (bool(s.checkpoints) and some_epochs_without_validation(s) and not _trigger(s)
+            and not _explicit(s, "every_n_train_epochs"))
+
+
+def _validated_checkpoints(s: Scenario) -> bool:
+    """ModelCheckpoints in a run with validation, none with trigger_on_train_end."""
+    return bool(s.checkpoints) and not some_epochs_without_validation(s) and not _trigger(s)
 
 
 BESIDES_THE_TRACE = EVERY_PART - {"trace", "new-hook"}
@@ -42,11 +48,11 @@ CHANGES = (
     Change("every-n-train-epochs", lambda s: _explicit(s, "every_n_train_epochs"), BESIDES_THE_TRACE,
            EVERY_N_TRAIN_EPOCHS, "an explicit every_n_train_epochs saves (or not) where upstream, without it, "
            "does otherwise"),
-    Change("trigger-on-train-end", lambda s: _trigger(s, True), BESIDES_THE_TRACE, TRIGGER,
+    Change("trigger-on-train-end", _trigger, BESIDES_THE_TRACE, TRIGGER,
            "the final step is saved at train end where upstream, without the argument, does otherwise"),
-    Change("train-end-save", lambda s: _trigger(s, False), BESIDES_THE_TRACE, TRAIN_END,
-           "trigger_on_train_end=False: no forced save at the end of training, where upstream (which runs without "
-           "the argument) forces one; a missing monitored key no longer raises there"),
+    Change("train-end-save", _validated_checkpoints, BESIDES_THE_TRACE, TRAIN_END,
+           "no forced save at the end of training (e.g. no validation ran yet): fewer files, and a missing "
+           "monitored key no longer raises there"),
     Change("saves-without-validation", _train_only_checkpoints, BESIDES_THE_TRACE,
            CHECKPOINT_SAVES, "train-only epochs save through the new hook, no longer through a forced "
            "on_validation_end that raised for a missing monitored key"),
