@@ -45,10 +45,11 @@ def text(message: str, root: Path) -> str:
 
 
 def warning_key(message: str, root: Path) -> str:
-    """The key a warning names (a metric of the scenarios), or else its first line (numbers elided)."""
-    found = [key for key in KEYS if key in message]
+    """The key a warning names (the metric of the scenarios it names first), or else its first line
+    (numbers elided)."""
+    found = sorted((message.index(key), key) for key in KEYS if key in message)
     if found:
-        return found[0]
+        return found[0][1]
     return NUMBER.sub("<n>", text(message.splitlines()[0] if message else "", root))[:120]
 
 
