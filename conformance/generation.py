@@ -5,8 +5,9 @@ themselves) knows no Lightning API. Each generation is a package beside it,
 `conformance/lightning_<major>_<minor>/`, with a reference model (`model.py`: `predict`,
 `unchanged`), a harness (`harness.py`: `observe`, `build_trainer`), a DDP runner (`ddp.py`:
 `run`, `FAMILY`), its strategies, named scenarios, the checks of its families (`families.py`:
-`CHECKS`, `VIEWS`) and the tests of its own API. A new generation adds such a folder and one
-line in GENERATIONS.
+`CHECKS`, `VIEWS`), the differential family's knobs (`strategies.KNOBS`) and declared changes
+(`changes.py`: `CHANGES`) and the tests of its own API. A new generation adds such a folder and
+one line in GENERATIONS.
 """
 from __future__ import annotations
 
