@@ -29,6 +29,8 @@ CLAUSES = {
     "train-end-not-after-failure": "6/10. Nothing is saved at train end after an exception or KeyboardInterrupt",
     "resume": "6/11. Resuming from the train-end `last.ckpt` neither skips nor repeats a step",
     "unchanged": "7/12. With validation at the end of every epoch and no new argument, upstream and patched agree",
+    "differential": "Patched against upstream on the whole knob space: every difference is a declared change "
+                    "that a CHANGELOG entry (1.3: or a patch) of the series announces",
     "ddp": "-/13. Under DDP on 2 CPU processes: the hook on every rank, each file written once by rank 0, "
            "EarlyStopping stops every rank together, the trigger saves once",
     "explicit-opt-outs": "An explicit `save_on_train_epoch_end=False` or `check_on_train_epoch_end=False` keeps "

@@ -40,6 +40,7 @@ collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
 _scenarios: Counter = Counter()
 _results: dict = {}  # clause -> outcomes.ClauseResult
 _observations: dict = {}  # clause -> {named scenario: observation}
+_differential: Counter = Counter()  # "scenarios", "exercised:<change>", "alone:<change>", ...
 
 
 def pytest_addoption(parser):
@@ -79,6 +80,7 @@ def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     for key, count in props.get("scenarios", {}).items():
         _scenarios[tuple(key.split(":", 1))] += count
+    _differential.update(props.get("differential", {}))
     if "clause" in props and (report.when == "call" or report.outcome != "passed"):
         _record_outcome(props, report)
 
@@ -120,6 +122,10 @@ def pytest_terminal_summary(terminalreporter, config):
             for name, count in sorted(regions.items()):
                 terminalreporter.write_line(f"    {count:5d}  {name}")
         terminalreporter.write_line(f"total: {sum(_scenarios.values())} scenarios")
+    if _differential:
+        terminalreporter.section("differential scenarios (upstream and patched)")
+        for key, count in sorted(_differential.items()):
+            terminalreporter.write_line(f"    {count:5d}  {key}")
     _summarize_outcomes(terminalreporter, config)
     path = config.getoption("--conformance-json")
     if path:
@@ -133,9 +139,10 @@ def _summarize_outcomes(terminalreporter, config) -> None:
     where = f"{target()} Lightning {generation.target().name}"
     terminalreporter.section(f"conformance outcomes on {where}")
     expected = config._conformance_expected
+    wrong = {item.clause for item in found}
     for clause, result in sorted(_results.items()):
         want = outcomes.expected_of(expected, clause)
-        mark = "" if result.outcome == want else "   <- UNEXPECTED"
+        mark = "   <- UNEXPECTED" if clause in wrong else ""
         terminalreporter.write_line(f"{clause:28} {result.outcome:15} (expected {want}){mark}")
     if found:
         terminalreporter.section(f"unexpected results: {len(found)}", red=True)
@@ -159,7 +166,8 @@ def _write_json(path: Path, config) -> None:
         }
     scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
     data = {"target": target(), "version": generation.target().name,
-            "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios}
+            "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios,
+            "differential": dict(sorted(_differential.items()))}
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 

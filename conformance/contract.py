@@ -1,9 +1,9 @@
 """The contract a generation folder meets: every name the core and the tools take from it.
 
 A generation folder (`conformance/lightning_<major>_<minor>/`, registered in `tools/targets.py`)
-provides six modules; each is a `typing.Protocol` here (a module satisfies a protocol by its
+provides seven modules; each is a `typing.Protocol` here (a module satisfies a protocol by its
 top-level names, PEP 544). The core reaches a folder only through `generation.folder()`, which
-loads the six modules of the Lightning under test and checks them against these protocols;
+loads the seven modules of the Lightning under test and checks them against these protocols;
 `tests/test_contract.py` checks every registered folder's source against them without Lightning.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Harness(Protocol):
     TrainOnlyModule: type
     MisconfigurationException: type
     LOGGING_REFUSED: str                 # the message of `self.log` refused in the new hook
+    ModelCheckpoint: type                # the release's own, for what its arguments allow
 
 
 @runtime_checkable
@@ -39,6 +40,7 @@ class Strategies(Protocol):
     region: Callable[..., str]           # Scenario -> its region name, for the counts
     scenarios: Callable[..., Any]        # hypothesis strategy of the generation's scenarios
     resumed_scenarios: Callable[..., Any]
+    KNOBS: Any                           # the differential family's knob space (conformance.knobs.Knobs)
 
 
 @runtime_checkable
@@ -54,6 +56,12 @@ class Families(Protocol):
 
 
 @runtime_checkable
+class Changes(Protocol):
+    """The series' declared differences from upstream (conformance.differential.Change)."""
+    CHANGES: tuple
+
+
+@runtime_checkable
 class Ddp(Protocol):
     FAMILY: Any                          # the DDP scenarios and their clauses
     run: Callable[..., Any]              # (Scenario, root) -> the ranks' traces
@@ -61,13 +69,14 @@ class Ddp(Protocol):
 
 @dataclass(frozen=True)
 class Folder:
-    """A generation folder's six modules, each checked against its protocol."""
+    """A generation folder's seven modules, each checked against its protocol."""
     model: Model
     harness: Harness
     strategies: Strategies
     named: Named
     families: Families
     ddp: Ddp
+    changes: Changes
 
 
 def missing(module: object, protocol: type) -> list[str]:

@@ -4,7 +4,8 @@ The suite's core (scenario, strategies, clauses, comparison, expectations, and t
 themselves) knows no Lightning API. Each generation is a package beside it,
 `conformance/lightning_<major>_<minor>/`, with a reference model, a harness, a DDP runner, its
 strategies, named scenarios, the checks of its families and the tests of its own API; what the
-core uses of them is written in `conformance/contract.py`, and `folder()` is the one way in.
+core uses of them is written in `conformance/contract.py`, and `folder()` is the one way in
+(the differential family's knobs are `strategies.KNOBS`, its declared changes `changes.py`).
 A new generation adds such a folder and its line in the registry (`tools/targets.py`), which
 also says which target an imported Lightning is: master's `__version__` (2.6.2) is no
 release, and the registry recognises it as master.
@@ -65,7 +66,7 @@ def lightning() -> ModuleType:
 
 @lru_cache(maxsize=None)
 def folder() -> contract.Folder:
-    """The active generation's folder, its six modules checked against `conformance.contract`."""
+    """The active generation's folder, its seven modules checked against `conformance.contract`."""
     return contract.load(GENERATIONS[target().generation])
 
 

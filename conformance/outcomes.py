@@ -8,7 +8,11 @@ compared with `expectations/<release>/<target>.ini`, and every unexpected one is
   at construction, e.g. an argument upstream does not have).
 - A clause's outcome: FAIL if any of its tests failed; else PASS if any passed; else
   NOT-APPLICABLE. A clause none of whose tests ran (`-k`, an explicit profile) is not judged.
-- A file lists the clauses whose expected outcome is not PASS, each with a `reason`.
+- A file lists the clauses whose expected outcome is not PASS, each with a `reason`, and may
+  name the tests that have it (`tests`, one a line: the end of a node id, e.g.
+  `test_property[train-only.checkpoints_in_epochs_without_validation]`). Then those tests are
+  expected to have it and every other test of the clause to PASS, test by test: a new failure
+  of another test in a clause expected to FAIL is reported, not hidden by the clause.
 - `expectations/versions.map` shares one release's files with others, in the format of
   `patches/versions.map` (`1.3.4 upstream = 1.3.8`); a target without a file is an error.
 """
@@ -58,9 +62,10 @@ class Unexpected:
     expected: str
     got: str
     tests: tuple  # (nodeid, outcome) of the tests behind it
+    per_test: bool = False  # the tests are those whose own outcome is unexpected
 
     def lines(self) -> List[str]:
-        shown = [f"    {outcome}: {nodeid}" for nodeid, outcome in self.tests if outcome == self.got]
+        shown = [f"    {outcome}: {nodeid}" for nodeid, outcome in self.tests if self.per_test or outcome == self.got]
         return [f"{self.clause}: expected {self.expected}, got {self.got}", *shown[:5]] + \
             ([f"    ... and {len(shown) - 5} more"] if len(shown) > 5 else [])
 
@@ -98,24 +103,39 @@ def load(path: Path, clauses: Dict[str, str]) -> Dict[str, tuple]:
         reason = parser[clause].get("reason", "").strip()
         if outcome != PASS and not reason:
             raise ExpectationError(f"{path}: [{clause}] expected {outcome} needs a reason")
-        expected[clause] = (outcome, reason)
+        tests = tuple(t.strip() for t in parser[clause].get("tests", "").splitlines() if t.strip())
+        expected[clause] = (outcome, reason, tests)
     return expected
 
 
 def unexpected(results: Dict[str, ClauseResult], expected: Dict[str, tuple]) -> List[Unexpected]:
-    """Every clause whose outcome is not the expected one (unlisted clauses expect PASS)."""
+    """Every clause whose outcome is not the expected one (unlisted clauses expect PASS); where the
+    file names the tests of a clause, every test whose outcome is not its own expected one."""
     found = []
     for clause, result in sorted(results.items()):
         want = expected_of(expected, clause)
-        if result.outcome != want:
+        named = expected.get(clause, (PASS, "", ()))[2]
+        if named:
+            wrong = tuple((nodeid, f"{outcome} (expected {test_expected(nodeid, want, named)})")
+                          for nodeid, outcome in sorted(result.tests.items())
+                          if outcome != test_expected(nodeid, want, named))
+            if wrong:
+                found.append(Unexpected(clause, f"{want} in the named tests, PASS in the others", result.outcome,
+                                        wrong, per_test=True))
+        elif result.outcome != want:
             found.append(Unexpected(clause, want, result.outcome, tuple(sorted(result.tests.items()))))
     return found
 
 
+def test_expected(nodeid: str, want: str, named: tuple) -> str:
+    """A test's expected outcome: the clause's where the file names it, else PASS."""
+    return want if any(nodeid.endswith(name) for name in named) else PASS
+
+
 def expected_of(expected: Dict[str, tuple], clause: str) -> str:
     """The outcome a clause is expected to have: the file's, or PASS where the file does not list it."""
-    return expected.get(clause, (PASS, ""))[0]
+    return expected.get(clause, (PASS, "", ()))[0]
 
 
 def reason_of(expected: Dict[str, tuple], clause: str) -> Optional[str]:
-    return expected.get(clause, (PASS, None))[1]
+    return expected.get(clause, (PASS, None, ()))[1]

@@ -130,6 +130,11 @@ def without_validation(s: Scenario) -> bool:
     return not enable_validation(s) or val_batches(s) == 0
 
 
+def some_epochs_without_validation(s: Scenario) -> bool:
+    """A run without validation, or one whose val dataloader is empty in some epochs (reloaded)."""
+    return without_validation(s) or (s.val_empty_on_odd_epochs and s.reload_dataloaders_every_n_epochs > 0)
+
+
 def val_check_batch(s: Scenario) -> int:
     """Validation is due every this many training batches: an int `val_check_interval` counts
     batches, a float is a fraction of the epoch (at least one batch)."""

@@ -6,6 +6,7 @@ Each generation's reference model (`lightning_*/model.py`) predicts an `Observat
 A generation's strategies set only the fields its Lightning has; `None` means "not passed".
 """
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Dict, Optional, Tuple
 
 # Metric names the test module logs. `train_m` is logged in every training step with
@@ -14,6 +15,14 @@ from typing import Dict, Optional, Tuple
 TRAIN_METRIC = "train_m"
 VAL_METRIC = "val_m"
 MISSING_METRIC = "never_logged"
+# the ModelCheckpoint arguments the series adds: a target without them runs a differential
+# scenario without them (`conformance/worker.py`)
+RFC_ARGUMENTS = ("every_n_train_epochs", "trigger_on_train_end")
+
+
+def _arguments(config) -> Dict[str, object]:
+    """A callback configuration's constructor arguments: the fields that are set, but `override`."""
+    return {k: v for k, v in asdict(config).items() if v is not None and k != "override"}
 
 
 @dataclass(frozen=True)
@@ -33,9 +42,16 @@ class Checkpoint:
     every_n_epochs: Optional[int] = None
     save_on_train_epoch_end: Optional[bool] = None
     save_on_exception: Optional[bool] = None
+    enable_version_counter: Optional[bool] = None
+    train_time_interval: Optional[float] = None  # seconds
+    # a private method (or hook) that the callback's subclass overrides, with the release's signature
+    override: Optional[str] = None
 
     def kwargs(self) -> Dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        kwargs = _arguments(self)
+        if self.train_time_interval is not None:
+            kwargs["train_time_interval"] = timedelta(seconds=self.train_time_interval)
+        return kwargs
 
     @property
     def uses_rfc_arguments(self) -> bool:
@@ -49,9 +65,10 @@ class EarlyStop:
     mode: str = "min"
     check_on_train_epoch_end: Optional[bool] = False  # None (2.x): resolved by the Trainer's settings
     strict: Optional[bool] = None  # None: not passed (strict, in every generation)
+    override: Optional[str] = None  # as Checkpoint.override
 
     def kwargs(self) -> Dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return _arguments(self)
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,10 @@ class Scenario:
     # the callbacks are subclasses written for the target release: they override its private
     # methods with the release's own signatures and call `super()` (the generation's harness)
     subclassed: bool = False
+    manual_optimization: bool = False
+    scheduler: str = "step"  # an epoch-interval StepLR, or "plateau": ReduceLROnPlateau on train_m
+    reload_dataloaders_every_n_epochs: int = 0  # 1.3: reload_dataloaders_every_epoch when 1
+    val_empty_on_odd_epochs: bool = False  # the val dataloader yields no batch in odd epochs
 
     @property
     def uses_rfc_arguments(self) -> bool:
@@ -160,6 +181,8 @@ class Observation:
     resumed: Optional["Observation"] = None
     # "ckpt<i>/<file name>" -> the file name it links to (2.x `save_last="link"`)
     links: Dict[str, str] = field(default_factory=dict)
+    # what the differential family observes besides (`conformance/details.py`); None elsewhere
+    details: Optional[dict] = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -43,6 +43,24 @@ def test_report_has_a_column_pair_per_generation(tmp_path: Path) -> None:
     assert cells[4:] == ["not run", "not run"] and "no results for upstream master" in proc.stderr
     assert "not applicable (1 tests): no trigger" in report
     assert "## Lightning 1.3.8: named scenarios" in report and "## Lightning 2.6.6: hook timelines" in report
+    assert "differential family" not in report  # no differential-*.json: no such section
+
+
+def test_report_lists_the_declared_changes_of_the_differential_family(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "conformance-patched-2.6.6.json").write_text(json.dumps(_results("patched", "2.6.6", {})))
+    data = _results("patched", "2.6.6", {"differential": ("PASS", "PASS", None)})
+    data["differential"] = {"scenarios": 750, "declared:hook": 0, "exercised:hook": 300, "alone:hook": 280,
+                            "declared:never": 0}
+    (build / "differential-2.6.6.json").write_text(json.dumps(data))
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_PYTEST, "--build", str(build)], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = (build / "report.md").read_text()
+    assert "## Lightning 2.6.6: upstream against patched (differential family)" in report
+    assert "750 differential scenarios, each run on both trees; outcome PASS." in report
+    assert "| `hook` | 300 | 280 |" in report and "| `never` | 0 | 0 |" in report
 
 
 def test_report_without_results_is_a_one_line_error(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 from conformance.clauses import CLAUSES
 from conformance.outcomes import NOT_APPLICABLE, PASS
 from tools import targets
+from tools.declared import per_change
 from tools.patchset.engine import REPO_ROOT
 from tools.patchset.series import normalize_version
 
@@ -158,7 +159,27 @@ def generation_section(release: str, results: Dict[Column, dict]) -> List[str]:
     return lines
 
 
-def render(results: Dict[Column, dict]) -> str:
+def load_differential(build: Path) -> Dict[str, dict]:
+    """release -> the differential family's results (build/differential-<release>.json)."""
+    return {normalize_version(data["version"]): data for data in
+            (json.loads(path.read_text()) for path in sorted(build.glob("differential-*.json")))}
+
+
+def differential_section(release: str, data: dict) -> List[str]:
+    """Upstream against patched on one release: the scenarios run, and each declared change with
+    the scenarios that exercised it (and those where it alone covered a difference)."""
+    counts = data.get("differential", {})
+    entry = data.get("clauses", {}).get("differential", {})
+    lines = [f"## Lightning {release}: upstream against patched (differential family)", "",
+             f"{counts.get('scenarios', 0)} differential scenarios, each run on both trees; outcome "
+             f"{entry.get('outcome', 'not run')}.", "",
+             "| declared change | scenarios exercising it | scenarios where it alone covers a difference |",
+             "| --- | --- | --- |"]
+    lines += [f"| `{i}` | {ex} | {alone} |" for i, (ex, alone) in per_change(counts).items()]
+    return lines + [""]
+
+
+def render(results: Dict[Column, dict], differential: Optional[Dict[str, dict]] = None) -> str:
     cols = columns()
     lines = [
         "# RFC 6672 conformance report",
@@ -183,6 +204,8 @@ def render(results: Dict[Column, dict]) -> str:
     for release in SHOWN:
         if any(r == release for r, _ in results):
             lines += generation_section(release, results)
+    for release, data in sorted((differential or {}).items()):
+        lines += differential_section(release, data)
     return "\n".join(lines) + "\n"
 
 
@@ -201,7 +224,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if (release, target) not in results:
             print(f"report: warning: no results for {target} {release}; its column says 'not run'", file=sys.stderr)
     output = args.output or args.build / "report.md"
-    output.write_text(render(results))
+    output.write_text(render(results, load_differential(args.build)))
     print(f"Wrote {output}")
     return 0
 

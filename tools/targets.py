@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 # the tox roles a target can have; the env is `<role>` for the bare target (1.3.8, the project's
-# first), `<role>-<target>` for the others, and the generation's `releases_env` for "releases"
+# first; the roles of 0.1.0 only), `<role>-<target>` for the others, and the generation's
+# `releases_env` for "releases"; "differential" runs upstream against patched in one env
 PATCHED, UPSTREAM, MUTANTS, RELEASES = "patched", "upstream", "mutants", "releases"
-ROLES = (PATCHED, UPSTREAM, MUTANTS, RELEASES)
+DIFFERENTIAL = "differential"
+ROLES = (PATCHED, UPSTREAM, MUTANTS, RELEASES, DIFFERENTIAL)
+BARE_ROLES = (PATCHED, UPSTREAM, MUTANTS)
 # the envs that are not a target's: the tooling tests first, the report last (it reads the others)
 APPLY_ENV, REPORT_ENV = "apply", "report"
 # the docs check builds the pages and docstrings the series touch on the targets with docs (its tox
@@ -106,7 +109,7 @@ class Target:
     def env(self, role: str) -> str:
         if role == RELEASES:
             return self.generation.releases_env
-        return role if self.bare else f"{role}-{self.name}"
+        return role if self.bare and role in BARE_ROLES else f"{role}-{self.name}"
 
     @property
     def version_info(self) -> str:
@@ -179,12 +182,12 @@ TARGETS = (
     Target("1.3.6", LIGHTNING_1_3),
     Target("1.3.7", LIGHTNING_1_3),
     Target("1.3.7.post0", LIGHTNING_1_3),
-    Target("1.3.8", LIGHTNING_1_3, (*_CONFORMANCE, MUTANTS, RELEASES), report=True, bare=True),
+    Target("1.3.8", LIGHTNING_1_3, (*_CONFORMANCE, MUTANTS, RELEASES, DIFFERENTIAL), report=True, bare=True),
     Target("2.6.0", LIGHTNING_2_6),
     Target("2.6.1", LIGHTNING_2_6),
     Target("2.6.4", LIGHTNING_2_6),
     Target("2.6.5", LIGHTNING_2_6),
-    Target("2.6.6", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS, RELEASES), report=True),
+    Target("2.6.6", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS, RELEASES, DIFFERENTIAL), report=True),
     Target("master", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS), report=True, commit=MASTER),
 )
 
@@ -256,4 +259,4 @@ def tox_envs() -> list[str]:
 
 def report_envs() -> list[str]:
     """The envs whose JSON the report reads (its `depends` in tox.ini)."""
-    return [t.env(role) for t in report_targets() for role in _CONFORMANCE]
+    return [t.env(role) for t in report_targets() for role in (*_CONFORMANCE, DIFFERENTIAL) if role in t.roles]

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
+from conformance import knobs
 from conformance import strategies as core
 from conformance.lightning_1_3.model import UNCHANGED, unchanged
 from conformance.rules import without_validation
@@ -72,3 +73,19 @@ def unchanged_scenarios() -> st.SearchStrategy:
     """Where upstream must agree, as the model's `unchanged` says: validated scenarios without
     RFC arguments, set to its UNCHANGED settings, with or without a training failure."""
     return _unchanged_candidates().filter(unchanged)
+
+
+# ---------------------------------------------------------------- the differential family's knobs
+
+
+@st.composite
+def any_checkpoint(draw, monitors) -> Checkpoint:
+    """Any ModelCheckpoint configuration of 1.3 and the series, subclasses written for 1.3.8 included."""
+    config = draw(checkpoints(list(monitors)))
+    return knobs.checkpoint_extras(draw, config, ("on_train_epoch_end", "_save_last_checkpoint",
+                                                  "_save_top_k_checkpoint"))
+
+
+# 1.3 has `reload_dataloaders_every_epoch`: every epoch (1) or never (0)
+KNOBS = knobs.Knobs(loop=loop, checkpoint=any_checkpoint, check_on_train_epoch_end=(True, False),
+                    early_stopping_overrides=("_run_early_stopping_check",), reload_every_n_epochs=(0, 0, 1))

@@ -21,13 +21,14 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from conformance import generation
+from conformance import generation, hooktrace
+from conformance.details import details
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
-    InjectedFailure, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks, ValidatedHooks, checkpoint_files, event,
-    fail, record_end, scenario_callbacks,
+    InjectedFailure, OverridesEarlyStoppingCheck, OverridesSaveLast, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks,
+    ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
-    NEW_HOOK, Event, Observation, Scenario, checkpoint_key,
+    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key,
 )
 
 # the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
@@ -123,12 +124,31 @@ class SubclassedEarlyStopping(EarlyStopping):
         super()._run_early_stopping_check(trainer)
 
 
+# ---------------------------------------------------------------- subclasses written for 2.6.6
+
+
+class ReadsBestAfterEpochEnd:
+    def on_train_epoch_end(self, trainer, pl_module):
+        super().on_train_epoch_end(trainer, pl_module)
+        overridden(self, trainer, "on_train_epoch_end")
+
+
+class OverridesSaveTopk:
+    def _save_topk_checkpoint(self, trainer, monitor_candidates):
+        overridden(self, trainer, "_save_topk_checkpoint")
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+
+# a scenario's `override` -> the subclass's mixin, with 2.6.6's signature
+OVERRIDES = mixins(ReadsBestAfterEpochEnd, OverridesSaveLast, OverridesSaveTopk, OverridesEarlyStoppingCheck)
+
+
 def callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
     """(the scenario's ModelCheckpoints, its EarlyStopping list); NotApplicable where the target
     lacks an argument of it (`recording.scenario_callbacks`)."""
     if scenario.subclassed:
         return scenario_callbacks(scenario, root, trace, SubclassedModelCheckpoint, SubclassedEarlyStopping)
-    return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping)
+    return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping, OVERRIDES)
 
 
 # ---------------------------------------------------------------- the modules
@@ -145,8 +165,8 @@ class ValidatedModule(ValidatedHooks, TrainOnlyModule):
             self.val_runs += 1
 
     def val_dataloader(self):
-        # val_batches=0: a val dataloader that yields no batches at all
-        return DataLoader(TensorDataset(torch.ones(self.scenario.val_batches, 2)), batch_size=1)
+        # no batches: a val dataloader that yields no batches at all
+        return DataLoader(TensorDataset(torch.ones(self.val_batches_now(), 2)), batch_size=1)
 
 
 def module_for(scenario: Scenario, trace: List[Event]) -> TrainOnlyModule:
@@ -171,6 +191,7 @@ def build_trainer(scenario: Scenario, root: Path, callbacks: list, max_epochs: O
         max_epochs=max_epochs,
         max_steps=-1 if max_steps is None else max_steps,
         **scenario.loop_kwargs(),
+        reload_dataloaders_every_n_epochs=scenario.reload_dataloaders_every_n_epochs,
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -194,41 +215,52 @@ def checkpoint_links(root: Path, count: int) -> Dict[str, str]:
 
 
 def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[int],
-         resume: Optional[Path] = None) -> Observation:
+         resume: Optional[Path] = None, every_hook: bool = False) -> Observation:
+    """One fit. `every_hook`: trace every standard hook by introspection (`hooktrace`) instead of the
+    recorder's few, and fill in `Observation.details` (the differential family's observation)."""
     trace: List[Event] = []
     n = len(scenario.checkpoints)
     obs = Observation(trace=(), best_model_paths=("",) * n, last_model_paths=("",) * n)
-    # constructing the callbacks is part of the run; NotApplicable escapes to the test
-    checkpoints, early_stopping = callbacks(scenario, root, trace)
-    for cache in WARNING_CACHES:
+    for cache in WARNING_CACHES:  # a cache would hide a warning given in an earlier scenario
         cache.clear()
-    trainer = None
+    own = [] if every_hook else trace  # with every hook traced, the recorder's and module's records go
+    recorder, module = Recorder(scenario, own), module_for(scenario, own)
+    trainer, error, checkpoints, early_stopping = None, None, [], []
     handler = signal.getsignal(signal.SIGINT)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            trainer = build_trainer(scenario, root, [Recorder(scenario, trace)] + checkpoints + early_stopping,
+            # constructing the callbacks is part of the run; NotApplicable escapes to the test
+            checkpoints, early_stopping = callbacks(scenario, root, trace)
+            trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping,
                                     max_epochs, resume, max_steps)
-            trainer.fit(module_for(scenario, trace))
+            if every_hook:
+                hooktrace.instrument_fit(recorder, Callback, module, pl.LightningModule, trace, trainer)
+            trainer.fit(module)
+        except NotApplicable:
+            raise
         except (Exception, SystemExit) as exc:  # the observation records how fit ended
-            obs.raised = raised_name(exc)
+            obs.raised, error = raised_name(exc), exc
         finally:
             signal.signal(signal.SIGINT, handler)  # 2.6 ignores SIGINT after a KeyboardInterrupt
-    if trainer is None:
-        return obs
-    obs.warnings = _warning_keys(caught)
-    obs.files, obs.links = checkpoint_files(root, n), checkpoint_links(root, n)
-    record_end(obs, trainer, trace, checkpoints, early_stopping)
+    states = {} if every_hook else None
+    if trainer is not None:
+        obs.warnings = _warning_keys(caught)
+        obs.files, obs.links = checkpoint_files(root, n, states), checkpoint_links(root, n)
+        record_end(obs, trainer, trace, checkpoints, early_stopping)
+    if every_hook:
+        obs.details = details(root, error, caught, checkpoints if trainer else [], states or {})
     return obs
 
 
-def observe(scenario: Scenario, root: Path) -> Observation:
-    """Run `scenario` under `root` (a fresh directory) and observe it."""
+def observe(scenario: Scenario, root: Path, every_hook: bool = False) -> Observation:
+    """Run `scenario` under `root` (a fresh directory) and observe it (`every_hook`: see `_fit`)."""
     pl.seed_everything(0, verbose=False)
-    obs = _fit(scenario, root, scenario.max_epochs, scenario.max_steps)
+    obs = _fit(scenario, root, scenario.max_epochs, scenario.max_steps, every_hook=every_hook)
     if scenario.resume_max_epochs is not None and obs.raised is None:
         last = root / checkpoint_key(0, "last.ckpt")
-        obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, scenario.resumed_max_steps, resume=last)
+        obs.resumed = _fit(scenario, root, scenario.resume_max_epochs, scenario.resumed_max_steps, resume=last,
+                           every_hook=every_hook)
     return obs
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
+from conformance import knobs
 from conformance import strategies as core
 from conformance import rules
 from conformance.lightning_2_6 import model
@@ -191,3 +192,22 @@ def subclassed(draw) -> Scenario:
     first = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(validated)))
     first = replace(first, trigger_on_train_end=True, save_last=draw(st.sampled_from([first.save_last, True, "link"])))
     return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:], subclassed=True)
+
+
+# ---------------------------------------------------------------- the differential family's knobs
+
+
+@st.composite
+def any_checkpoint(draw, monitors) -> Checkpoint:
+    """Any ModelCheckpoint configuration of 2.6 and the series, subclasses written for 2.6.6 included."""
+    config = draw(checkpoints(list(monitors)))
+    timed = config.every_n_train_steps is None and config.every_n_epochs is None  # the triggers exclude each other
+    return knobs.checkpoint_extras(
+        draw, config, ("on_train_epoch_end", "_save_last_checkpoint", "_save_topk_checkpoint"),
+        enable_version_counter=st.sampled_from([None, None, False]),
+        train_time_interval=st.sampled_from([None, None, 3600.0] if timed else [None]))
+
+
+KNOBS = knobs.Knobs(loop=loop, checkpoint=any_checkpoint, check_on_train_epoch_end=(None, True, False),
+                    early_stopping_overrides=("_run_early_stopping_check",), reload_every_n_epochs=(0, 0, 1, 2),
+                    val_check_intervals=(None,))
