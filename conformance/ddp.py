@@ -8,12 +8,14 @@ are the generation's (`RankTrace.rank`, its `fit`). Nothing here imports Lightni
 """
 import json
 import os
-import socket
+import signal
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, NamedTuple
 
 import torch
+import torch.distributed
 from torch.utils.data import DataLoader, TensorDataset
 
 from conformance.expect import assert_matches
@@ -35,10 +37,31 @@ class Family(NamedTuple):
     clauses: Dict[str, str]  # which clause each check speaks for: hook, checkpoints, early_stopping, train_end
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextmanager
+def rendezvous() -> Iterator[Dict[str, str]]:
+    """The environment in which the ranks of one fit meet, held open until the fit is over.
+
+    A port found free and handed to Lightning can be taken by another process before rank 0
+    binds it. Here the test process binds the rendezvous store itself (port 0: the OS picks a
+    free port while binding it, so nothing can take it in between) and serves it for the whole
+    fit; `TORCHELASTIC_USE_AGENT_STORE` makes torch's `env://` rendezvous connect every rank to
+    that store as a client, as it does under torchelastic's agent, instead of rank 0 binding
+    `MASTER_PORT`. Both generations' launchers only read MASTER_ADDR and MASTER_PORT.
+    """
+    store = torch.distributed.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
+    try:
+        yield {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(store.port), "TORCHELASTIC_USE_AGENT_STORE": "True"}
+    finally:
+        del store
+
+
+def aborted_after_training(run: "DDPRun", exit_code: int) -> bool:
+    """Whether a fit whose process ended with `exit_code` (negative: killed by that signal, as
+    `subprocess` and `torch.multiprocessing` report it) is a pass. torch 2.13 sometimes aborts a
+    process while its interpreter exits ("terminate called without an active exception"), after
+    training ended on every rank: that is no part of the contract. Anything that ends a rank
+    before its `on_train_end` record is, and so is any other exit."""
+    return exit_code == -signal.SIGABRT and run.finished()
 
 
 class RankTrace(list):

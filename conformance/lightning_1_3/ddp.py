@@ -26,7 +26,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.plugins.training_type import training_type_plugin
 
 from conformance import ddp as core
-from conformance.ddp import WORLD_SIZE, DDPRun, free_port
+from conformance.ddp import WORLD_SIZE, DDPRun
 from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks
 from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
 
@@ -74,14 +74,16 @@ def _files(root: Path) -> dict:
 def run(scenario: Scenario, root: Path) -> DDPRun:
     """Fit `scenario` with `ddp_cpu` on `WORLD_SIZE` processes under `root` and collect each rank's records.
 
-    The ranks meet on loopback, on a port of this fit's own: parallel xdist workers fit at the
-    same time (a port found free can still be taken before gloo binds it; that window is tiny).
-    The trainer sets PL_GLOBAL_SEED and MASTER_PORT in this process: the environment is restored.
+    The ranks meet at the core's `rendezvous`, a store this process serves for the fit (parallel
+    xdist workers fit at the same time: no port is chosen before it is bound). The spawned workers
+    inherit this process's environment; the trainer also sets PL_GLOBAL_SEED and MASTER_PORT here:
+    the environment is restored.
     """
     saved = dict(os.environ)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     try:
-        return _fit(scenario, root)
+        with core.rendezvous() as meeting:
+            os.environ.update(meeting)
+            return _fit(scenario, root)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -107,10 +109,7 @@ def _fit(scenario: Scenario, root: Path) -> DDPRun:
         trainer.fit(DDPModule(scenario, trace))
     except torch.multiprocessing.ProcessExitedException as exc:
         result = DDPRun(scenario, root, _files(root))
-        # With torch 2.13 a spawned 1.3.8 worker is sometimes aborted while its interpreter exits
-        # ("terminate called without an active exception"), after training ended on every rank.
-        # That is no part of the contract; anything that ends a rank before `on_train_end` is.
-        if exc.signal_name != "SIGABRT" or not result.finished():
+        if not core.aborted_after_training(result, exc.exit_code):
             raise
         return result
     return DDPRun(scenario, root, _files(root))

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from conformance import ddp as core
-from conformance.ddp import WORLD_SIZE, DDPRun, free_port
+from conformance.ddp import WORLD_SIZE, DDPRun
 from conformance.lightning_2_6 import harness
 from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
 
@@ -100,19 +100,21 @@ def run(scenario: Scenario, root: Path, uneven: bool = False) -> DDPRun:
 
     Only scenarios without failure injection or resume are supported: train-only ones (the DDP
     family), and with `uneven` one whose validation only rank 0 has batches for (R6). `root` must be
-    an empty directory.
+    an empty directory. The ranks meet at the core's `rendezvous`, a store this process serves for
+    the fit; Lightning starts rank 1 with rank 0's environment, so both ranks find it.
     """
     assert scenario.failure is None and scenario.resume_max_epochs is None
     # the callbacks built here first: a target without an argument is NOT-APPLICABLE, not a failed fit
     harness.callbacks(scenario, root, [])
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
-    env.pop("LOCAL_RANK", None)
     command = [sys.executable, "-m", __name__, json.dumps(scenario.to_dict()), str(root)]
     command += ["uneven"] if uneven else []
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=FIT_TIMEOUT)
+    with core.rendezvous() as meeting:
+        env = dict(os.environ, **meeting)
+        env.pop("LOCAL_RANK", None)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=FIT_TIMEOUT)
     files = harness.checkpoint_files(root, len(scenario.checkpoints))
     result = DDPRun(scenario, root, files, done.stdout + done.stderr)
-    if done.returncode != 0:
+    if done.returncode != 0 and not core.aborted_after_training(result, done.returncode):
         raise RuntimeError(f"the ddp fit failed (exit {done.returncode}):\n{result.output[-4000:]}")
     return result
 
