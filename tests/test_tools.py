@@ -1,6 +1,7 @@
 """Tests of `maintain tree`, tools/mutants.py and tools/releases.py on synthetic inputs (no torch, no network)."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -160,7 +161,9 @@ def test_mutants_kills_every_code_patch_and_names_dependencies(dependent_set: Pa
     assert rows["0002"][:2] == ["0002", "killed"] and rows["0002"][2].endswith("test_fake::test_b")
     assert rows["0003"][:2] == ["0003", "killed"] and rows["0003"][2].endswith("test_fake::test_c")
     assert rows["0004"][1:3] == ["not a mutant", "touches no code (only CHANGELOG.md, docs/)"]
-    assert "[1/4] control" in out and "[4/4] 0003" in out
+    # one line per finished run: n/N, the result, elapsed time and what is left
+    assert re.search(r"^\[1/4\] control: passed .*\(elapsed \d+m\d\ds, ~\d+m\d\ds left\)$", out, re.M), out
+    assert re.search(r"^\[4/4\] 0003: killed: .*\(elapsed \d+m\d\ds, done\)$", out, re.M), out
     assert "All 3 mutants killed" in out
 
 
@@ -174,10 +177,14 @@ def test_mutants_fails_on_a_survivor(dependent_set: Path, tmp_path: Path) -> Non
 
 def test_mutants_fails_when_the_control_fails(dependent_set: Path, tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "suite", ["a"])
-    (suite / "test_broken.py").write_text("def test_broken():\n    assert False\n")
+    (suite / "test_broken.py").write_text("def test_broken():\n    assert 1 == 2, 'one is not two'\n")
     proc = run_mutants(dependent_set, suite, tmp_path / "work")
     assert proc.returncode == 1
     assert "FAILED: control" in proc.stdout
+    # CI keeps a log's tail: the failing test and the first line of its error end the output
+    tail = proc.stdout.rstrip().splitlines()[-2:]
+    assert tail[0] == "control (error):" and tail[1].startswith("  ") and tail[1].endswith(
+        "test_broken::test_broken: AssertionError: one is not two"), tail
 
 
 def test_mutants_treats_no_tests_as_an_error(dependent_set: Path, tmp_path: Path) -> None:
@@ -272,3 +279,16 @@ def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytes
     assert "FAILED: lightning 2.6.0" in out
     # CI keeps a log's tail: the failing test and what it died of are the last lines
     assert out[-2:] == ["lightning 2.6.0 (examples.log):", "  FAILED conformance/test_ddp.py::test_x - run 0"]
+
+
+def test_progress_line_says_n_of_total_elapsed_and_what_is_left() -> None:
+    from tools.progress import Progress
+
+    now = [100.0]
+    progress = Progress(3, clock=lambda: now[0])
+    now[0] = 130.0
+    assert progress.finished("a: ok") == "[1/3] a: ok (elapsed 0m30s, ~1m00s left)"
+    now[0] = 190.0
+    assert progress.finished("b: ok") == "[2/3] b: ok (elapsed 1m30s, ~0m45s left)"
+    now[0] = 200.0
+    assert progress.finished("c: FAILED") == "[3/3] c: FAILED (elapsed 1m40s, done)"

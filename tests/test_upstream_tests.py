@@ -534,6 +534,25 @@ def test_judge_prefix_break_and_deferred():
     assert v.breaks == ["t.py::later"] and not v.deferred, "nothing is deferred at the last patch"
 
 
+def test_a_failed_session_ends_with_the_failing_tests_and_their_first_error_line(capsys):
+    from types import SimpleNamespace
+
+    from tools.upstream.cli import Session
+
+    base = {"t.py::new_fail": P, "t.py::gone": P, "t.py::ok": P}
+    new = {"t.py::new_fail": F("ValueError", "bad value"), "t.py::ok": P}
+    cmp = verdicts.compare(base, new, synthetic_impact(), [])
+    prefix = verdicts.PrefixVerdict(1, imports=False, note="ImportError: no hook\nmore")
+    args = SimpleNamespace(strict_prefixes=False)
+    Session(args, Path("."), None, [], Path("."), []).failing_tests(cmp, new, [prefix])
+    assert capsys.readouterr().out.splitlines() == [
+        "failing:",
+        "  t.py::new_fail: failed in call (ValueError: bad value)",
+        "  t.py::gone: removed, not accounted for",
+        "  prefix 1: does not import: ImportError: no hook",
+    ]
+
+
 # --------------------------------------------------------------------------
 # generations and the command line
 

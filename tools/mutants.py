@@ -41,6 +41,7 @@ from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import Patch, PatchsetError, load_series, narrow
 from tools.patchset.staging import Staging, apply_patch
+from tools.progress import Progress
 from tools.tables import markdown_table, print_verdict
 
 # the registry's first target with the mutants role (1.3.8)
@@ -144,6 +145,26 @@ def first_failure(junit: Path) -> str:
     return ""
 
 
+def failures(junit: Path) -> list[str]:
+    """'<test>: <first line of its error>' for each failed or errored testcase in a JUnit XML file."""
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return []
+    found = []
+    for case in root.iter("testcase"):
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if bad is not None:
+            name = "::".join(filter(None, [case.get("classname"), case.get("name")]))
+            message = (bad.get("message") or bad.text or "").strip().splitlines()
+            found.append(f"{name}: {message[0] if message else bad.tag}")
+    return found
+
+
+def run_name(m: Mutant) -> str:
+    return "control" if m.patch is None else m.patch.number
+
+
 def judge(mutant: Mutant, status: int, first: str, control: bool) -> None:
     if control:
         mutant.result = "passed" if status == 0 else "error"
@@ -220,11 +241,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         mutants.append(m)
     runs = [Mutant(None)] + [m for m in mutants if m.code]  # type: ignore[arg-type]
 
-    for i, m in enumerate(runs, 1):
-        name = "control" if m.patch is None else m.patch.number
+    progress = Progress(len(runs))
+    for m in runs:
+        name = run_name(m)
         what = "complete tree (all rfc + compat), must pass" if m.patch is None else \
             f"without {m.patch.name}"
-        print(f"[{i}/{len(runs)}] {name}: {what}", flush=True)
+        print(f"{name}: {what}", flush=True)
         if m.dependents:
             deps = ", ".join(p.number for p in m.dependents)
             verb = "depends" if len(m.dependents) == 1 else "depend"
@@ -242,12 +264,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                       work / f"{name}.xml", work / f"{name}.log", args.pytest_args)
             judge(m, status, first, control=m.patch is None)
         m.seconds = time.monotonic() - start
-        print(f"      {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "
-              f"log {work / (name + '.log')})", flush=True)
+        print(progress.finished(f"{name}: {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "
+                                f"log {work / (name + '.log')})"), flush=True)
 
-    bad = ["control" if m.patch is None else m.patch.number for m in runs if m.result not in ("killed", "passed")]
-    return print_verdict(table([runs[0]] + mutants), bad, f"All {len(runs) - 1} mutants killed; control passed.",
-                         f"survived or errored; see the logs in {work}")
+    bad = [m for m in runs if m.result not in ("killed", "passed")]
+    status = print_verdict(table([runs[0]] + mutants), [run_name(m) for m in bad],
+                           f"All {len(runs) - 1} mutants killed; control passed.",
+                           f"survived or errored; see the logs in {work}")
+    # last, so that a log's tail (all CI keeps) names the failing tests and what they died of
+    for m in bad:
+        print(f"{run_name(m)} ({m.result}):", *(failures(work / f"{run_name(m)}.xml") or [m.detail]), sep="\n  ")
+    return status
 
 
 if __name__ == "__main__":

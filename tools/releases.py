@@ -43,6 +43,7 @@ from tools.patchset import apply_series, detect, pristine, sdist
 from tools.patchset.engine import REPO_ROOT
 from tools.patchset.options import add_cache_option, add_patches_option
 from tools.patchset.series import PatchsetError
+from tools.progress import Progress
 from tools.tables import markdown_table, print_verdict
 
 FLAKY = "flaky"  # the pinned scenarios failed, and passed on a rerun
@@ -157,14 +158,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{len(builds)} sdists: apply the series, import, conformance --hypothesis-profile={args.profile}; "
           f"{args.jobs} at a time", flush=True)
     rows = {}
+    progress = Progress(len(builds))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {pool.submit(_timed_check, version, dist, args): (version, dist) for version, dist in builds}
-        for done, future in enumerate(as_completed(futures), 1):
+        for future in as_completed(futures):
             version, dist = futures[future]
             step, detail, seconds = future.result()
             rows[(version, dist)] = (f"{dist} {version}", step, detail, f"{seconds:.0f}s")
-            print(f"[{done}/{len(builds)}] {dist} {version}: {RESULTS.get(step, 'FAILED at ' + step)}: "
-                  f"{detail} ({seconds:.1f}s; logs in {args.workdir / f'{dist}-{version}'})", flush=True)
+            print(progress.finished(f"{dist} {version}: {RESULTS.get(step, 'FAILED at ' + step)}: {detail} "
+                                    f"({seconds:.1f}s; logs in {args.workdir / f'{dist}-{version}'})"), flush=True)
     rows = [rows[build] for build in builds]
 
     body = [(v, RESULTS.get(s, f"failed: {s}"), d, t) for v, s, d, t in rows]

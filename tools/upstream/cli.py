@@ -61,7 +61,8 @@ from tools.upstream import envlist, impact as impact_mod, runner, verdicts
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation, detect
 from tools.upstream.results import Results, ResultsError, counts, passing
-from tools.upstream.runner import CLOCK, Tree, fmt_secs, say
+from tools.progress import Progress, fmt_secs
+from tools.upstream.runner import CLOCK, Tree, say
 
 NO_SRC = ("LIGHTNING_SRC is not set: Lightning's own tests need a git checkout with tests/; "
           "CI has none")
@@ -192,6 +193,10 @@ def _have_xdist() -> bool:
     return True
 
 
+def first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
 class Session:
     """One comparison: pristine, patched, reruns, optional prefixes, the report."""
 
@@ -202,6 +207,7 @@ class Session:
         self.selection = list(selection)
         self.trees: list[Tree] = []
         self.lines: list[str] = []
+        self.progress = Progress(0)  # the trees to test; counted when the run knows them
         # "pristine+compat" and "patched+compat" where the release has a compat series
         self.base_label, self.full_label = "pristine+compat", "patched+compat"
 
@@ -223,6 +229,7 @@ class Session:
             alone = runner.run_standalone(tree, ids, tree.slug, a.timeout, a.pytest_args)
             say(tree.label, f"standalone: {counts(alone)}")
             results.update(alone)
+        print(self.progress.finished(f"{tree.label} tested: {counts(results)}"), flush=True)
         return results
 
     def settle(self, cmp: verdicts.Comparison, base_tree: Tree, base: Results, tree: Tree,
@@ -254,6 +261,8 @@ class Session:
         patches = load_series(self.args.patches, version, "rfc")
         if not patches:
             raise ToolError(f"no rfc series for Lightning {version} under {self.args.patches}")
+        # the trees whose tests run: pristine, patched, and each proper prefix of the series
+        self.progress = Progress(2 + (len(patches) - 1 if self.args.prefixes else 0))
         say("impact", f"applying the {len(patches)} rfc patches one by one to a copy")
         scratch = self.work / "impact"
         impact_mod.copy_tree(self.src, scratch)
@@ -277,6 +286,7 @@ class Session:
                 tree = self.build(f"prefix {k}/{n} ({number})", f"prefix-{k}", "all", upto=number)
                 if tree.import_error:
                     v = verdicts.PrefixVerdict(k, imports=False, note=tree.import_error)
+                    print(self.progress.finished(f"{tree.label} does not import"), flush=True)
                 else:
                     res = self.test(tree)
                     pc = verdicts.compare(base, res, impact, self.env, self.roots(), upto=k)
@@ -395,7 +405,22 @@ class Session:
                     if pvs else ""))
         if self.args.report_dir:
             self.write_report(cmp, version, failed, passing_base, passing_full, pvs)
+        if failed:
+            self.failing_tests(cmp, full, pvs)
         return 1 if failed else 0
+
+    def failing_tests(self, cmp: verdicts.Comparison, full: Results,
+                      pvs: Sequence[verdicts.PrefixVerdict]) -> None:
+        """Last, so that a log's tail (all CI keeps) names what failed and its first error line."""
+        print("failing:")
+        for nid in [*cmp.newly_failing, *cmp.changed, *cmp.impacted_failing]:
+            print(f"  {nid}: {first_line(full[nid].describe())}")
+        for removed in cmp.unaccounted:
+            print(f"  {removed.nid}: removed, not accounted for")
+        for v in pvs:
+            if not v.green(self.args.strict_prefixes):
+                print(f"  prefix {v.k}: " + (f"does not import: {first_line(v.note)}" if not v.imports
+                                             else f"breaks {', '.join(v.breaks + list(v.deferred))}"))
 
     def write_report(self, cmp, version, failed, passing_base, passing_full, pvs) -> None:
         out = self.args.report_dir.resolve()

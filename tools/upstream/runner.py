@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from tools.in_tree import pythonpath_with
+from tools.progress import fmt_secs
 from tools.patchset import ApplyResult, apply_series
 from tools.patchset.engine import DEFAULT_PATCHES
 from tools.upstream.errors import ToolError
@@ -29,11 +30,6 @@ class Clock:
 
     def stamp(self) -> str:
         return fmt_secs(self.elapsed())
-
-
-def fmt_secs(secs: float) -> str:
-    secs = int(secs)
-    return f"{secs // 60}m{secs % 60:02d}s"
 
 
 CLOCK = Clock()
