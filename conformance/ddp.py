@@ -11,6 +11,7 @@ import os
 import signal
 from collections import Counter
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, NamedTuple
 
@@ -23,6 +24,7 @@ from conformance.outcomes import skip_not_applicable
 from conformance.scenario import MODULE, NEW_HOOK, SAVE, Event, NotApplicable, Observation, Scenario
 
 WORLD_SIZE = 2
+ARRIVED, EVERY_RANK_ARRIVED = "conformance/arrived", "conformance/every-rank-arrived"  # `meet_every_rank`'s keys
 WRITE = "write"  # a checkpoint file written, by the rank that wrote it
 FINAL = "final"  # the rank's state when training has ended
 
@@ -53,6 +55,21 @@ def rendezvous() -> Iterator[Dict[str, str]]:
         yield {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(store.port), "TORCHELASTIC_USE_AGENT_STORE": "True"}
     finally:
         del store
+
+
+def meet_every_rank(timeout: timedelta) -> None:
+    """Wait, at most `timeout`, until every rank of the fit has come here, at the `rendezvous` store.
+
+    For launchers that start the other ranks late: 2.6's rank 0 starts rank 1 (a fresh
+    interpreter that imports Lightning) and goes on to set up the process group, whose waits are
+    bounded by the collective timeout. On a loaded machine rank 1's start alone can take longer
+    than that, and rank 0 gives up before rank 1 arrives. Meeting here first keeps the start out
+    of the collective timeout."""
+    store = torch.distributed.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                                       timeout=timeout)
+    if store.add(ARRIVED, 1) == WORLD_SIZE:
+        store.set(EVERY_RANK_ARRIVED, "1")
+    store.wait([EVERY_RANK_ARRIVED], timeout)
 
 
 def aborted_after_training(run: "DDPRun", exit_code: int) -> bool:

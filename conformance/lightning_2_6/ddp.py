@@ -32,7 +32,7 @@ from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
 # how long a collective may wait, instead of torch's 30 minutes: ranks that disagree (one in a
 # broadcast, the other past it) then fail the test instead of hanging CI
 COLLECTIVE_TIMEOUT = timedelta(seconds=60)
-FIT_TIMEOUT = 240  # seconds for the whole two-process fit
+FIT_TIMEOUT = 600  # seconds for the whole two-process fit: a bound for a hang, not for a slow machine
 
 
 class RankTrace(core.RankTrace):
@@ -79,7 +79,11 @@ def _record_writes(trace: RankTrace) -> None:
 def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
     """Both ranks: fit `scenario` with `strategy="ddp"` on `WORLD_SIZE` CPU processes; `uneven`: with
     `UnevenValidationModule`."""
-    DDPStrategy = harness.pl.strategies.DDPStrategy
+    class DDPStrategy(harness.pl.strategies.DDPStrategy):
+        def setup_distributed(self) -> None:
+            # rank 1 starts after rank 0 is here: the start must not count against COLLECTIVE_TIMEOUT
+            core.meet_every_rank(timedelta(seconds=FIT_TIMEOUT))
+            super().setup_distributed()
 
     trace = RankTrace(root)
     _record_writes(trace)
