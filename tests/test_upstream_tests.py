@@ -544,7 +544,7 @@ def test_a_failed_session_ends_with_the_failing_tests_and_their_first_error_line
     cmp = verdicts.compare(base, new, synthetic_impact(), [])
     prefix = verdicts.PrefixVerdict(1, imports=False, note="ImportError: no hook\nmore")
     args = SimpleNamespace(strict_prefixes=False)
-    Session(args, Path("."), None, [], Path("."), []).failing_tests(cmp, new, [prefix])
+    Session(args, Path("."), None, [], Path("."), [], "2.6.6").failing_tests(cmp, new, [prefix])
     assert capsys.readouterr().out.splitlines() == [
         "failing:",
         "  t.py::new_fail: failed in call (ValueError: bad value)",

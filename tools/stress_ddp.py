@@ -31,7 +31,7 @@ def fit(index: int, workdir: Path) -> tuple[str, str, float]:
     """Fit the family scenario `index` picks, in this worker: (scenario name, error or "", seconds)."""
     from conformance import generation
 
-    ddp = generation.module("ddp")
+    ddp = generation.folder().ddp
     name = ("train_only", "early_stopping", "train_end")[index % 3]
     root = workdir / f"fit-{index}" / "run"  # a directory of its own: 1.3's ddp_spawn writes beside it
     root.mkdir(parents=True)
