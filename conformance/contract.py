@@ -59,6 +59,7 @@ class Families(Protocol):
 class Changes(Protocol):
     """The series' declared differences from upstream (conformance.differential.Change)."""
     CHANGES: tuple
+    PINNED: dict                         # change id -> a Scenario that shows it, run beside the draws
 
 
 @runtime_checkable

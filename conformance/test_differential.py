@@ -101,6 +101,12 @@ def test_differential(compare, kind, data):
     compare(data.draw(knobs.scenarios(kind, generation.folder().strategies.KNOBS), label="scenario"))
 
 
+@pytest.mark.parametrize("change", sorted(generation.folder().changes.PINNED))
+def test_pinned(compare, change):
+    """The scenario a change pins runs on both trees like a drawn one (the `explicit` profile runs these)."""
+    compare(generation.folder().changes.PINNED[change])
+
+
 def test_every_change_announced():
     """Each declared change names an announcement of the series, and each CHANGELOG entry of the
     series has a declared change: one source, the series' own diff files."""

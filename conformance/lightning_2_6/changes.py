@@ -6,7 +6,7 @@ announces it; `test_every_change_announced` reads the entries from the series' d
 """
 from conformance.differential import EVERY_PART, Change
 from conformance.rules import some_epochs_without_validation
-from conformance.scenario import Scenario
+from conformance.scenario import Checkpoint, EarlyStop, Scenario
 
 SAVES = frozenset({"trace", "subclass", "files", "state", "paths"})  # where and what a save writes
 HOOK = "Added the `on_train_epoch_without_validation_end` hook"
@@ -88,3 +88,15 @@ CHANGES = (
     Change("early-stopping-opt-out-warns", lambda s: _early_stopping(s, False), frozenset({"warnings"}),
            EARLY_STOPPING_OPT_OUT, "check_on_train_epoch_end=False warns once, still checks nothing"),
 )
+
+# A scenario per change that the draws of the `ci` profile may miss, so that `tools.declared` sees
+# each change needed on every run (the draws still find the rest): a strict-key-free EarlyStopping
+# on a constant train metric, validating every 2nd epoch in a run without validation (G2), and two
+# callbacks that differ only in `trigger_on_train_end`.
+PINNED = {
+    "early-stopping-checks": Scenario(
+        has_validation=False, limit_val_batches=0, check_val_every_n_epoch=2, train_values=(2.0, 2.0, 2.0, 2.0),
+        early_stopping=EarlyStop(check_on_train_epoch_end=None)),
+    "trigger-not-in-state-key": Scenario(
+        checkpoints=(Checkpoint(save_top_k=-1), Checkpoint(save_top_k=-1, trigger_on_train_end=True))),
+}
