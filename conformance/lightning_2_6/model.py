@@ -434,17 +434,19 @@ def _early_stopping_in_new_hook(run: Run) -> None:
     a missing key warns, naming it, and never raises (strict or not)."""
     es = run.scenario.early_stopping
     if es.check_on_train_epoch_end is False:
-        _warn_once(run, "opt-out:check_on_train_epoch_end")
+        _warn_once(run, "early-stopping", "opt-out:check_on_train_epoch_end")
     elif es.monitor not in run.metrics:
-        _warn_once(run, "early-stopping:" + es.monitor)
+        _warn_once(run, "early-stopping", "early-stopping:" + es.monitor)
     else:
         early_stopping_check(run)
 
 
-def _warn_once(run: Run, label: str) -> None:
-    """A warning with a fixed message, given once per fit (the callbacks' WarningCache)."""
-    if label not in run.warned:
-        run.warned.add(label)
+def _warn_once(run: Run, owner: object, label: str, message: object = None) -> None:
+    """A warning of the series, given once per fit by each callback (`owner`): each has its own WarningCache,
+    cleared in `setup`. `message` tells apart the messages that share a label (default: the label)."""
+    key = (owner, label if message is None else message)
+    if key not in run.warned:
+        run.warned.add(key)
         run.warnings.append(label)
 
 
@@ -548,12 +550,15 @@ def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
     if _skip_saving(run, c):
         return
     config = c.config
+    if config.every_n_train_epochs is None and _save_on_train_epoch_end(run, c):
+        return  # `on_train_epoch_end` handled this epoch, whether it saved or not: never rank an epoch twice
     if config.every_n_train_epochs is None and config.save_on_train_epoch_end is False and c.every_n_epochs >= 1:
-        _warn_once(run, "opt-out:save_on_train_epoch_end")
+        _warn_once(run, c.index, "opt-out:save_on_train_epoch_end")
     if not _nth(run, c.every_n_train_epochs):
         return
     if config.monitor is not None and config.monitor not in run.metrics:
-        _missing_key_warning(run, config.monitor, "without-validation")
+        # the message lists the candidates: one warning per distinct list
+        _warn_once(run, c.index, config.monitor, (config.monitor, tuple(run.metrics) + ("epoch", "step")))
     else:
         _save_top_k(run, c)
     if c.last_step_saved == run.step:
@@ -578,11 +583,12 @@ def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
     _save_last(run, c, allow_link=c.last_step_saved == run.step)
 
 
-def _missing_key_warning(run: Run, monitor: str, where: str = "") -> None:
-    """ModelCheckpoint's missing-key warning (`where`: which of its messages), once per distinct message."""
+def _missing_key_warning(run: Run, monitor: str) -> None:
+    """2.6.6's missing-key warning of `_save_topk_checkpoint`: its module's WarningCache, shared by every
+    ModelCheckpoint, gives each distinct message once (the harness clears it before each fit)."""
     candidates = tuple(run.metrics) + ("epoch", "step")
-    message = (where, monitor, candidates)
-    if message not in run.warned:  # WarningCache: once per distinct message
+    message = ("save-topk", monitor, candidates)
+    if message not in run.warned:
         run.warned.add(message)
         run.warnings.append(monitor)
 
