@@ -188,7 +188,7 @@ TARGETS = (
     Target("2.6.4", LIGHTNING_2_6),
     Target("2.6.5", LIGHTNING_2_6),
     Target("2.6.6", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS, RELEASES, DIFFERENTIAL), report=True),
-    Target("master", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS), report=True, commit=MASTER),
+    Target("master", LIGHTNING_2_6, (*_CONFORMANCE, MUTANTS, DIFFERENTIAL), report=True, commit=MASTER),
 )
 
 
