@@ -167,7 +167,9 @@ def _write_json(path: Path, config) -> None:
     scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
     data = {"target": target(), "version": generation.target().name,
             "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios,
-            "differential": dict(sorted(_differential.items()))}
+            "differential": dict(sorted(_differential.items())),
+            # the "unexpected results" summary, for tools that judge a run (tools.mutants)
+            "unexpected": [item.lines() for item in getattr(config, "_conformance_unexpected", [])]}
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 

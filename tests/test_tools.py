@@ -135,8 +135,31 @@ SUITE_TESTS = {
 }
 
 
-def write_suite(where: Path, which: list[str]) -> Path:
+# the conformance suite's `--conformance-json`, whose "unexpected" list the tool reads; a suite made with
+# `unexpected_unless` reports an unexpected clause outcome (and fails the run, as the real suite does) on a
+# tree where that expression is false, although every test passes
+SUITE_CONFTEST = """import json
+
+from pytorch_lightning import core, trainer
+
+
+def pytest_addoption(parser):
+    parser.addoption("--conformance-json")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    unexpected = [] if {condition} else [{line!r}]
+    with open(session.config.getoption("--conformance-json"), "w") as out:
+        json.dump({{"unexpected": [[line, "    NOT-APPLICABLE: test_x"] for line in unexpected]}}, out)
+    if unexpected:
+        session.exitstatus = 1
+"""
+UNEXPECTED_LINE = "train-end-trigger: expected PASS, got NOT-APPLICABLE"
+
+
+def write_suite(where: Path, which: list[str], unexpected_unless: str = "True") -> Path:
     where.mkdir(parents=True)
+    (where / "conftest.py").write_text(SUITE_CONFTEST.format(condition=unexpected_unless, line=UNEXPECTED_LINE))
     (where / "test_fake.py").write_text("from pytorch_lightning import core, trainer\n\n\n"
                                         + "\n\n".join(SUITE_TESTS[k] for k in which))
     return where
@@ -188,8 +211,7 @@ def test_mutants_fails_when_the_control_fails(dependent_set: Path, tmp_path: Pat
 
 
 def test_mutants_treats_no_tests_as_an_error(dependent_set: Path, tmp_path: Path) -> None:
-    suite = tmp_path / "empty"
-    suite.mkdir()
+    suite = write_suite(tmp_path / "empty", [])
     proc = run_mutants(dependent_set, suite, tmp_path / "work")
     assert proc.returncode == 1
     assert "no tests collected" in proc.stdout
@@ -208,19 +230,11 @@ def test_mutants_collection_error_is_not_a_kill(dependent_set: Path, tmp_path: P
 def test_mutants_counts_an_unexpected_clause_outcome_as_a_kill(dependent_set: Path, tmp_path: Path) -> None:
     # like the conformance suite on a tree without the patch that adds an argument: no test fails,
     # but a clause is NOT-APPLICABLE where PASS is expected, and the run exits 1 saying so
-    suite = write_suite(tmp_path / "suite", ["a", "b", "compat"])
-    (suite / "conftest.py").write_text(
-        "from pytorch_lightning import trainer\n\n\n"
-        "def pytest_sessionfinish(session, exitstatus):\n"
-        "    if trainer.trainer_line_2 != 'c':\n"
-        "        session.exitstatus = 1\n\n\n"
-        "def pytest_terminal_summary(terminalreporter):\n"
-        "    if trainer.trainer_line_2 != 'c':\n"
-        "        terminalreporter.write_line('train-end-trigger: expected PASS, got NOT-APPLICABLE')\n")
+    suite = write_suite(tmp_path / "suite", ["a", "b", "compat"], unexpected_unless="trainer.trainer_line_2 == 'c'")
     proc = run_mutants(dependent_set, suite, tmp_path / "work")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| 0003 "))
-    assert "killed" in row and "unexpected: train-end-trigger: expected PASS, got NOT-APPLICABLE" in row
+    assert "killed" in row and f"unexpected: {UNEXPECTED_LINE}" in row
 
 
 def _fake_release_runs(monkeypatch: pytest.MonkeyPatch, statuses: list[int]) -> None:

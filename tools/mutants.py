@@ -24,7 +24,7 @@ control passed and every mutant was killed.
 from __future__ import annotations
 
 import argparse
-import re
+import json
 import shutil
 import sys
 import time
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from conformance.outcomes import OUTCOMES
 from tools import targets
 from tools.in_tree import run_in_tree
 from tools.patchset import apply_series, detect, pristine
@@ -105,27 +104,24 @@ def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Pa
 def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
               extra: Sequence[str]) -> tuple[int, str]:
     """Run the conformance suite on the tree importable from `tree`; (pytest exit code, first failing test or '')."""
+    outcomes = junit.with_suffix(".json")
     cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider",
-           f"--junitxml={junit}", *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
-    return run_in_tree(cmd, tree, log), first_failure(junit) or first_unexpected(log)
+           f"--junitxml={junit}", f"--conformance-json={outcomes}",
+           *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
+    return run_in_tree(cmd, tree, log), first_failure(junit) or first_unexpected(outcomes)
 
 
-# a line of the conformance suite's "unexpected results" summary (`outcomes.Unexpected.lines`)
-_OUTCOME = "|".join(map(re.escape, OUTCOMES))
-UNEXPECTED = re.compile(rf"^([\w-]+): expected ({_OUTCOME}), got ({_OUTCOME})$")
-
-
-def first_unexpected(log: Path) -> str:
-    """'unexpected: <clause>: expected X, got Y' for the first unexpected clause outcome in a log.
+def first_unexpected(outcomes: Path) -> str:
+    """'unexpected: <clause>: expected X, got Y' for the first unexpected clause outcome of a run, read
+    from the suite's JSON (`--conformance-json`).
 
     A mutant can fail no test and still not conform: without the patch that adds an argument
     every scenario using it is NOT-APPLICABLE, where the patched tree expects PASS."""
-    if not log.is_file():
+    try:
+        found = json.loads(outcomes.read_text(encoding="utf-8")).get("unexpected", [])
+    except (OSError, ValueError):
         return ""
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if UNEXPECTED.match(line.strip()):
-            return f"unexpected: {line.strip()}"
-    return ""
+    return f"unexpected: {found[0][0]}" if found else ""
 
 
 def first_failure(junit: Path) -> str:
