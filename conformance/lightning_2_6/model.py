@@ -483,8 +483,8 @@ def _save_on_train_epoch_end(run: Run, c: CheckpointState) -> bool:
     s = run.scenario
     if c.config.save_on_train_epoch_end is not None:
         return c.config.save_on_train_epoch_end
-    if run.rfc and c.config.every_n_train_epochs is not None and _is_fit_without_validation(run):
-        return False  # clause 4: an explicit every_n_train_epochs saves such a run in the new hook only
+    if run.rfc and c.config.every_n_train_epochs and _is_fit_without_validation(run):
+        return False  # clause 4: an explicit every_n_train_epochs >= 1 saves such a run in the new hook only
     if s.check_val_every_n_epoch != 1:
         return False
     if _known_val_batches(run) == 0:
@@ -556,7 +556,7 @@ def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
         _warn_once(run, c.index, "opt-out:save_on_train_epoch_end")
     if not _nth(run, c.every_n_train_epochs):
         return
-    if config.monitor is not None and config.monitor not in run.metrics:
+    if config.monitor is not None and c.save_top_k != 0 and config.monitor not in run.metrics:
         # the message lists the candidates: one warning per distinct list
         _warn_once(run, c.index, config.monitor, (config.monitor, tuple(run.metrics) + ("epoch", "step")))
     else:
@@ -573,11 +573,13 @@ def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
     if c.last_step_saved == run.step:
         return
     monitor = c.config.monitor
-    if monitor is not None and monitor not in run.metrics:
+    if c.save_top_k == 0:
+        pass  # no top-k slot to take: nothing to warn about
+    elif monitor is not None and monitor not in run.metrics:
         run.warnings.append("train-end:" + monitor)
     elif monitor == VAL_METRIC and run.val_step != run.step:
         run.warnings.append("train-end-stale:" + monitor)
-    elif c.save_top_k != 0:
+    else:
         _save_top_k(run, c)
     # `last` links to a file only when one was saved for this very step
     _save_last(run, c, allow_link=c.last_step_saved == run.step)
