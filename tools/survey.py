@@ -7,10 +7,11 @@
 Runs the family's drawn scenarios (`conformance/test_differential.py`, the profile's draws: `ci`
 draws what CI draws) with `CONFORMANCE_SURVEY` set, so that an undeclared difference is recorded
 and the run goes on instead of stopping at the first. Then prints, per class of difference (the
-parts no declared change covers, and the exception each tree raised, type and message), how many
-scenarios showed it and the first that did: its index among the scenarios run, the kinds taken
-in `knobs.KINDS` order, and its kind. Use it to measure what the family finds in a series with
-known faults (an old series applied to an upstream tree), and so how well the generator draws.
+exceptions the two trees raised, type and message, where they differ; else the parts of the
+observation that no declared change covers), how many scenarios showed it and the first that did:
+its index among the scenarios run, the kinds taken in `knobs.KINDS` order, and its kind. Use it
+to measure what the family finds in a series with known faults (an old series applied to an
+upstream tree), and so how well the generator draws; BENCHMARKS.md has the figures.
 """
 from __future__ import annotations
 
@@ -35,29 +36,33 @@ TREES = ("upstream", "patched")
 
 
 def _message(raised: Optional[list]) -> str:
-    """An exception as `Type: message`, its first line, with what varies between scenarios (numbers,
-    dicts such as a state key, paths) blanked, so that one fault is one class."""
+    """An exception as `Type: message`, its first line, with what varies between scenarios (names in
+    backticks, dicts such as a state key, paths, numbers) blanked, so that one fault is one class."""
     if not raised:
         return "-"
-    kind, message = raised[0], (raised[1] or "").splitlines()[0] if raised[1] else ""
-    message = re.sub(r"\{[^}]*\}", "{...}", message)
-    message = re.sub(r"(/[^\s'\"`]+)+", "PATH", message)
-    message = re.sub(r"\d+(\.\d+)?", "N", message)
-    return f"{kind}: {message[:110]}"
+    message = (raised[1] or "").splitlines()[0] if raised[1] else ""
+    for pattern, blank in ((r"`[^`]*`", "`...`"), (r"\{[^}]*\}", "{...}"), (r"(/[^\s'\"`]+)+", "PATH"),
+                           (r"\d+(\.\d+)?", "N")):
+        message = re.sub(pattern, blank, message)
+    return f"{raised[0]}: {message[:100]}"
 
 
-def classify(record: dict) -> Tuple[str, str, str]:
-    """A record's class: its undeclared parts, and each tree's exceptions (those that differ)."""
+def classify(record: dict) -> Tuple[str, str]:
+    """A record's class: the exceptions the two trees raised where they differ (upstream, patched), or,
+    where they raised alike, the undeclared parts."""
     raised = {name: [_message(r) for r in record["raised"][name]] for name in TREES}
     pairs = [(u, p) for u, p in zip(raised["upstream"], raised["patched"]) if u != p]
+    if pairs:
+        return "; ".join(u for u, _ in pairs), "; ".join(p for _, p in pairs)
     parts = ", ".join(record["undeclared"]) or "none"
-    if record.get("model_unchanged"):
-        parts += " (the model says unchanged)"
-    return parts, "; ".join(u for u, _ in pairs) or "-", "; ".join(p for _, p in pairs) or "-"
+    return ("the model says unchanged: " if record.get("model_unchanged") else "") + parts, ""
 
 
-def summarize(records: List[dict]) -> Tuple[int, Dict[Tuple[str, str, str], List[Tuple[int, str, int]]]]:
-    """(scenarios run, class -> [(overall index, kind, index in its kind)] in draw order)."""
+Hit = Tuple[int, str, int, Tuple[str, ...]]  # overall index, kind, index in the kind, undeclared parts
+
+
+def summarize(records: List[dict]) -> Tuple[int, Dict[Tuple[str, str], List[Hit]]]:
+    """(scenarios run, class -> its hits in draw order)."""
     totals = {r["kind"]: r["scenarios"] for r in records if "scenarios" in r}
     offset, before = 0, {}
     for kind in sorted(totals, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS)):
@@ -65,15 +70,20 @@ def summarize(records: List[dict]) -> Tuple[int, Dict[Tuple[str, str, str], List
     found = defaultdict(list)
     for r in records:
         if "index" in r:
-            found[classify(r)].append((before.get(r["kind"], 0) + r["index"], r["kind"], r["index"]))
+            hit = (before.get(r["kind"], 0) + r["index"], r["kind"], r["index"], tuple(r["undeclared"]))
+            found[classify(r)].append(hit)
     return offset, {c: sorted(hits) for c, hits in found.items()}
 
 
 def report(records: List[dict]) -> str:
     total, found = summarize(records)
-    rows = [(parts, upstream, patched, str(len(hits)), f"{hits[0][0]} ({hits[0][1]} #{hits[0][2]})")
-            for (parts, upstream, patched), hits in sorted(found.items(), key=lambda item: item[1][0])]
-    head = ("undeclared parts", "upstream raised", "patched raised", "scenarios", "first (kind #index)")
+    rows = []
+    for (upstream, patched), hits in sorted(found.items(), key=lambda item: item[1][0]):
+        parts = ", ".join(sorted({p for hit in hits for p in hit[3]}))
+        difference = f"upstream {upstream} / patched {patched}" if patched else upstream
+        rows.append((difference, parts, str(len(hits)), f"{hits[0][0]} ({hits[0][1]} #{hits[0][2]})"))
+    head = ("difference (the exceptions, else the undeclared parts)", "undeclared parts", "scenarios",
+            "first (kind #index)")
     return (f"{total} scenarios, {sum(len(h) for h in found.values())} with an undeclared difference, "
             f"{len(found)} classes\n\n" + markdown_table(head, rows))
 
