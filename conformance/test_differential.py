@@ -111,7 +111,8 @@ def compare(request, workers, tmp_path_factory):
     surveyed = bool(os.environ.get("CONFORMANCE_SURVEY"))
     yield run
     if surveyed:
-        _survey(request, {"scenarios": counts["scenarios"]})
+        kind = request.node.callspec.params.get("kind")
+        _survey(request, {"scenarios": counts["scenarios"], "order": knobs.KINDS.index(kind) if kind else -1})
     request.node.user_properties.append(("differential", dict(counts)))
 
 

@@ -21,7 +21,8 @@ def _write(tmp_path: Path, records: list) -> Path:
 def test_classes_counted_with_their_first_scenario(tmp_path: Path, capsys) -> None:
     key = "Found more than one stateful callback of type `A`. {'monitor': 'train_m', 'save_top_k': 3}"
     records = [
-        {"kind": "without validation", "scenarios": 10}, {"kind": "validation", "scenarios": 20},
+        {"kind": "without validation", "scenarios": 10, "order": 1},
+        {"kind": "validation", "scenarios": 20, "order": 0},
         _record("without validation", 4, ["files", "trace"]),
         _record("validation", 7, ["outcome", "raised"], ["RuntimeError", key]),
         _record("without validation", 2, ["raised"], ["RuntimeError", key.replace("3", "1").replace("A", "B")]),
@@ -31,7 +32,7 @@ def test_classes_counted_with_their_first_scenario(tmp_path: Path, capsys) -> No
     out = capsys.readouterr().out
     assert out.startswith("30 scenarios, 4 with an undeclared difference, 2 classes")
     cells = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()[4:]]
-    # the type names and state keys differ, the class is one; "validation" comes first in knobs.KINDS
+    # the type names and state keys differ, the class is one; "validation" is the first kind drawn
     assert cells == [
         ["upstream - / patched RuntimeError: Found more than one stateful callback of type `...`. {...}",
          "outcome, raised", "2", "7 (validation #7)"],

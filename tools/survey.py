@@ -25,7 +25,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from conformance.knobs import KINDS
 from tools.in_tree import pythonpath_with
 from tools.patchset import PatchsetError, detect
 from tools.patchset.engine import REPO_ROOT
@@ -63,10 +62,10 @@ Hit = Tuple[int, str, int, Tuple[str, ...]]  # overall index, kind, index in the
 
 def summarize(records: List[dict]) -> Tuple[int, Dict[Tuple[str, str], List[Hit]]]:
     """(scenarios run, class -> its hits in draw order)."""
-    totals = {r["kind"]: r["scenarios"] for r in records if "scenarios" in r}
+    ends = sorted((r for r in records if "scenarios" in r), key=lambda r: r["order"])  # the kinds in KINDS order
     offset, before = 0, {}
-    for kind in sorted(totals, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS)):
-        before[kind], offset = offset, offset + totals[kind]
+    for end in ends:
+        before[end["kind"]], offset = offset, offset + end["scenarios"]
     found = defaultdict(list)
     for r in records:
         if "index" in r:
