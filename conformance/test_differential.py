@@ -95,7 +95,8 @@ def compare(request, workers, tmp_path_factory):
             counts["not applicable"] += 1
             assume(False)
         counts["scenarios"] += 1
-        judged = differential.judge(scenario, differential.differing(*replies.values()), changes)
+        judged = differential.judge(scenario, differential.differing(*replies.values()), changes,
+                                    differential.raised_types(replies["patched"]))
         _count(counts, judged)
         undeclared = sorted(part for part, ids in judged.items() if not ids)
         unchanged = bool(judged) and differential.model_speaks(scenario) and model.unchanged(scenario)

@@ -66,8 +66,8 @@ CHANGES = (
     Change("every-n-train-epochs-state-key", lambda s: _pair_differing_in(s, "every_n_train_epochs"),
            frozenset({"outcome", "raised"}), EVERY_N_TRAIN_EPOCHS,
            "it is part of the state key: callbacks differing only in it coexist (upstream, without it, has "
-           "no such pair), and the run may then end as 2.6.6 ends one with either callback (say, raising on "
-           "a monitored key never logged)"),
+           "no such pair), and the run may then end as 2.6.6 ends one of either callback: raising on a "
+           "monitored key never logged", raises=("MisconfigurationException",)),
     Change("trigger-on-train-end", lambda s: _checkpoint(s, trigger_on_train_end=True), SAVES | {"warnings"}, TRIGGER,
            "the final step is saved at train end where upstream, without the trigger, did not save it"),
     Change("trigger-not-in-state-key", lambda s: _pair_differing_in(s, "trigger_on_train_end"),
