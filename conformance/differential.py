@@ -36,7 +36,8 @@ class Change:
     parts: FrozenSet[str]
     entry: str  # the start of the CHANGELOG entry that announces it, or "patch NNNN" (1.3, where none does)
     why: str = ""  # what differs, for a reader of the declaration
-    # where it names `raised`: the exception types of the patched tree it covers (none named: any)
+    # where it names `raised`: the exceptions of the patched tree it covers, each as the start of
+    # "Type: message" (none named: any)
     raises: Tuple[str, ...] = ()
 
 
@@ -108,16 +109,16 @@ def named(change: Change, scenario: Scenario) -> FrozenSet[str]:
     return change.parts
 
 
-def raised_types(reply: dict) -> List[str]:
-    """The types of the exceptions a reply's fits raised."""
-    return [r[0] for r in parts(reply)["raised"] if r]
+def raised(reply: dict) -> List[str]:
+    """The exceptions a reply's fits raised, each as "Type: message"."""
+    return [f"{r[0]}: {r[1]}" for r in parts(reply)["raised"] if r]
 
 
 def covering(scenario: Scenario, part: str, changes: Iterable[Change], raised: Sequence[str] = ()) -> List[str]:
     """The ids of the changes that apply to `scenario` and name `part` (for `raised`: and allow each
-    of the patched tree's exception types `raised`)."""
+    of the patched tree's exceptions `raised`)."""
     def allows(change: Change) -> bool:
-        return part != "raised" or not change.raises or set(raised) <= set(change.raises)
+        return part != "raised" or not change.raises or all(r.startswith(change.raises) for r in raised)
 
     return [c.id for c in changes if part in named(c, scenario) and c.applies(scenario) and allows(c)]
 
@@ -125,7 +126,7 @@ def covering(scenario: Scenario, part: str, changes: Iterable[Change], raised: S
 def judge(scenario: Scenario, differences: Sequence[str], changes: Iterable[Change],
           raised: Sequence[str] = ()) -> Dict[str, List[str]]:
     """part -> the changes that cover its difference (an empty list: undeclared); `raised`: the
-    exception types of the patched tree."""
+    exceptions of the patched tree."""
     changes = list(changes)
     return {part: covering(scenario, part, changes, raised) for part in differences}
 

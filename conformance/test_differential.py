@@ -96,7 +96,7 @@ def compare(request, workers, tmp_path_factory):
             assume(False)
         counts["scenarios"] += 1
         judged = differential.judge(scenario, differential.differing(*replies.values()), changes,
-                                    differential.raised_types(replies["patched"]))
+                                    differential.raised(replies["patched"]))
         _count(counts, judged)
         undeclared = sorted(part for part, ids in judged.items() if not ids)
         unchanged = bool(judged) and differential.model_speaks(scenario) and model.unchanged(scenario)

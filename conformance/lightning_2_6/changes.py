@@ -16,6 +16,9 @@ CHECKPOINT_SAVES = "Changed `ModelCheckpoint` to save"
 CHECKPOINT_OPT_OUT = "Changed `ModelCheckpoint(save_on_train_epoch_end=False)` to warn"
 EARLY_STOPPING_CHECKS = "Changed `EarlyStopping` to check"
 EARLY_STOPPING_OPT_OUT = "Changed `EarlyStopping(check_on_train_epoch_end=False)` to warn"
+# how 2.6.6 itself ends a run whose ModelCheckpoint or (strict) EarlyStopping monitors a key never logged
+MISSING_KEY_RAISES = ("MisconfigurationException: `ModelCheckpoint(monitor=",
+                      "RuntimeError: Early stopping conditioned on metric")
 
 
 def _checkpoint(s: Scenario, **where) -> bool:
@@ -66,8 +69,8 @@ CHANGES = (
     Change("every-n-train-epochs-state-key", lambda s: _pair_differing_in(s, "every_n_train_epochs"),
            frozenset({"outcome", "raised"}), EVERY_N_TRAIN_EPOCHS,
            "it is part of the state key: callbacks differing only in it coexist (upstream, without it, has "
-           "no such pair), and the run may then end as 2.6.6 ends one of either callback: raising on a "
-           "monitored key never logged", raises=("MisconfigurationException",)),
+           "no such pair), and the run may then end as 2.6.6 ends one with these callbacks: raising on a "
+           "monitored key never logged", raises=MISSING_KEY_RAISES),
     Change("trigger-on-train-end", lambda s: _checkpoint(s, trigger_on_train_end=True), SAVES | {"warnings"}, TRIGGER,
            "the final step is saved at train end where upstream, without the trigger, did not save it"),
     Change("trigger-not-in-state-key", lambda s: _pair_differing_in(s, "trigger_on_train_end"),
