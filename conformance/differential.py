@@ -17,7 +17,7 @@ applicable change names it is undeclared.
 """
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, Iterable, List, Sequence
+from typing import Callable, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 from conformance.recording import SUBCLASS
 from conformance.scenario import MISSING_METRIC, NEW_HOOK, Scenario
@@ -36,6 +36,9 @@ class Change:
     parts: FrozenSet[str]
     entry: str  # the start of the CHANGELOG entry that announces it, or "patch NNNN" (1.3, where none does)
     why: str = ""  # what differs, for a reader of the declaration
+    # where it names `raised`: the exceptions of the patched tree it covers, each as the start of
+    # "Type: message" (none named: any)
+    raises: Tuple[str, ...] = ()
 
 
 def _fits(observation: dict) -> List[dict]:
@@ -106,15 +109,26 @@ def named(change: Change, scenario: Scenario) -> FrozenSet[str]:
     return change.parts
 
 
-def covering(scenario: Scenario, part: str, changes: Iterable[Change]) -> List[str]:
-    """The ids of the changes that apply to `scenario` and name `part`."""
-    return [c.id for c in changes if part in named(c, scenario) and c.applies(scenario)]
+def raised(reply: dict) -> List[str]:
+    """The exceptions a reply's fits raised, each as "Type: message"."""
+    return [f"{r[0]}: {r[1]}" for r in parts(reply)["raised"] if r]
 
 
-def judge(scenario: Scenario, differences: Sequence[str], changes: Iterable[Change]) -> Dict[str, List[str]]:
-    """part -> the changes that cover its difference (an empty list: undeclared)."""
+def covering(scenario: Scenario, part: str, changes: Iterable[Change], raised: Sequence[str] = ()) -> List[str]:
+    """The ids of the changes that apply to `scenario` and name `part` (for `raised`: and allow each
+    of the patched tree's exceptions `raised`)."""
+    def allows(change: Change) -> bool:
+        return part != "raised" or not change.raises or all(r.startswith(change.raises) for r in raised)
+
+    return [c.id for c in changes if part in named(c, scenario) and c.applies(scenario) and allows(c)]
+
+
+def judge(scenario: Scenario, differences: Sequence[str], changes: Iterable[Change],
+          raised: Sequence[str] = ()) -> Dict[str, List[str]]:
+    """part -> the changes that cover its difference (an empty list: undeclared); `raised`: the
+    exceptions of the patched tree."""
     changes = list(changes)
-    return {part: covering(scenario, part, changes) for part in differences}
+    return {part: covering(scenario, part, changes, raised) for part in differences}
 
 
 # the scenario's fields that the reference model knows nothing of: where one is set, it does not speak

@@ -6,8 +6,13 @@ builds them); without both the family is skipped. Each tree is served by one lon
 process (`conformance/worker.py`) for the whole session of a pytest worker. The scenarios are
 the whole knob space (`conformance/knobs.py`, with the generation's `strategies.KNOBS`), one
 hypothesis test per kind of model, each with its own seed.
+
+With `CONFORMANCE_SURVEY` set to a file, the family records each undeclared difference there (one
+JSON line, see `tools/survey.py`) and goes on with the next scenario instead of failing: the
+same draws, all of them, for `python -m tools.survey` to count.
 """
 import difflib
+import json
 import os
 import pprint
 import shutil
@@ -53,6 +58,13 @@ def side_by_side(replies: dict, judged: dict) -> str:
     return "\n".join(text)
 
 
+def _survey(request, record: dict) -> None:
+    """Append one line to the survey file: `record`, with the kind of the test that drew it."""
+    record = {"kind": request.node.callspec.params.get("kind", request.node.name), **record}
+    with open(os.environ["CONFORMANCE_SURVEY"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
 def _count(counts: Counter, judged: dict) -> None:
     """Per change: the scenarios it covered a difference in, and those where it alone covered one."""
     for change in {c for ids in judged.values() for c in ids}:
@@ -83,14 +95,25 @@ def compare(request, workers, tmp_path_factory):
             counts["not applicable"] += 1
             assume(False)
         counts["scenarios"] += 1
-        judged = differential.judge(scenario, differential.differing(*replies.values()), changes)
+        judged = differential.judge(scenario, differential.differing(*replies.values()), changes,
+                                    differential.raised(replies["patched"]))
         _count(counts, judged)
-        if not all(judged.values()):
+        undeclared = sorted(part for part, ids in judged.items() if not ids)
+        unchanged = bool(judged) and differential.model_speaks(scenario) and model.unchanged(scenario)
+        if surveyed and (undeclared or unchanged):
+            _survey(request, {"index": counts["scenarios"], "undeclared": undeclared, "model_unchanged": unchanged,
+                              "raised": {name: differential.parts(r)["raised"] for name, r in replies.items()},
+                              "scenario": scenario.to_dict()})
+            return
+        if undeclared:
             raise AssertionError("an undeclared difference:\n" + side_by_side(replies, judged))
-        if differential.model_speaks(scenario) and model.unchanged(scenario):
-            assert not judged, f"the reference model says unchanged, the trees differ in {sorted(judged)}"
+        assert not unchanged, f"the reference model says unchanged, the trees differ in {sorted(judged)}"
 
+    surveyed = bool(os.environ.get("CONFORMANCE_SURVEY"))
     yield run
+    if surveyed:
+        kind = request.node.callspec.params.get("kind")
+        _survey(request, {"scenarios": counts["scenarios"], "order": knobs.KINDS.index(kind) if kind else -1})
     request.node.user_properties.append(("differential", dict(counts)))
 
 
