@@ -1,6 +1,7 @@
 """Tests of `maintain tree`, tools/mutants.py and tools/releases.py on synthetic inputs (no torch, no network)."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -292,3 +293,18 @@ def test_progress_line_says_n_of_total_elapsed_and_what_is_left() -> None:
     assert progress.finished("b: ok") == "[2/3] b: ok (elapsed 1m30s, ~0m45s left)"
     now[0] = 200.0
     assert progress.finished("c: FAILED") == "[3/3] c: FAILED (elapsed 1m40s, done)"
+
+
+@pytest.mark.parametrize("cuda,status", [(None, 0), ("13.0", 1)])
+def test_cpu_torch_fails_on_a_cuda_build(tmp_path: Path, cuda, status: int) -> None:
+    fake = tmp_path / "torch"  # a stand-in with torch's two attributes the check reads
+    fake.mkdir()
+    (fake / "__init__.py").write_text(f"__version__ = '2.13.0'\nfrom types import SimpleNamespace\n"
+                                      f"version = SimpleNamespace(cuda={cuda!r})\n")
+    proc = subprocess.run([sys.executable, "-m", "tools.cpu_torch"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert proc.returncode == status, proc.stderr
+    if status:
+        assert "torch 2.13.0 is a CUDA 13.0 build" in proc.stderr and "Traceback" not in proc.stderr
+    else:
+        assert proc.stdout.startswith("torch 2.13.0 (CPU build) from ")
