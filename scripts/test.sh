@@ -2,8 +2,9 @@
 # Run the test matrix: bootstrap tox and tox-uv into build/tox-venv (once), then run tox
 # with its default env list (see env_list in tox.ini).
 # Arguments are passed to tox, e.g. `scripts/test.sh -e apply`.
-# Needs: python3 (3.11) with venv, git and patch on PATH; network to PyPI on
-# the first run.
+# Needs: python3 (3.11) with venv, git and patch on PATH; node and npm for the
+# apply env (Mermaid's parser checks the report's diagrams); network to PyPI
+# (and npm's registry, for apply) on the first run.
 set -eu
 case "$0" in
     */*) here=${0%/*} ;;
