@@ -1,9 +1,10 @@
 #!/bin/sh
-# Run the test matrix: bootstrap tox into build/tox-venv (once), then run tox
+# Run the test matrix: bootstrap tox and tox-uv into build/tox-venv (once), then run tox
 # with its default env list (see env_list in tox.ini).
 # Arguments are passed to tox, e.g. `scripts/test.sh -e apply`.
-# Needs: python3 (3.11) with venv, git and patch on PATH; network to PyPI on
-# the first run.
+# Needs: python3 (3.11) with venv, git and patch on PATH; node and npm for the
+# apply env (Mermaid's parser checks the report's diagrams); network to PyPI
+# (and npm's registry, for apply) on the first run.
 set -eu
 case "$0" in
     */*) here=${0%/*} ;;
@@ -12,6 +13,9 @@ esac
 root=$(cd -- "$here/.." && pwd -P)
 venv="$root/build/tox-venv"
 tox_req="tox==4.67.15"
+# tox-uv: uv creates the envs and installs their requirements (see tox.ini); uv pinned with it
+tox_uv=1.37.1
+uv=0.13.9
 
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null 2>&1; then
@@ -25,11 +29,14 @@ for tool in git patch; do
     fi
 done
 
-if ! "$venv/bin/python" -m tox --version 2>/dev/null | grep -q "^${tox_req#tox==} "; then
-    echo "test.sh: bootstrapping $tox_req into $venv"
+# `tox --version` names tox's version and each plugin's, with the uv it runs
+versions=$("$venv/bin/python" -m tox --version 2>/dev/null || true)
+if ! { echo "$versions" | grep -q "^${tox_req#tox==} " &&
+       echo "$versions" | grep -q "tox-uv-bare-$tox_uv .* with uv==$uv"; }; then
+    echo "test.sh: bootstrapping $tox_req tox-uv==$tox_uv uv==$uv into $venv"
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet "$tox_req"
+    "$venv/bin/python" -m pip install --quiet "$tox_req" "tox-uv==$tox_uv" "uv==$uv"
 fi
 
 cd "$root"

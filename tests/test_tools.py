@@ -1,6 +1,8 @@
 """Tests of `maintain tree`, tools/mutants.py and tools/releases.py on synthetic inputs (no torch, no network)."""
 from __future__ import annotations
 
+import configparser
+import os
 import re
 import subprocess
 import sys
@@ -306,3 +308,49 @@ def test_progress_line_says_n_of_total_elapsed_and_what_is_left() -> None:
     assert progress.finished("b: ok") == "[2/3] b: ok (elapsed 1m30s, ~0m45s left)"
     now[0] = 200.0
     assert progress.finished("c: FAILED") == "[3/3] c: FAILED (elapsed 1m40s, done)"
+
+
+@pytest.mark.parametrize("cuda,status", [(None, 0), ("13.0", 1)])
+def test_cpu_torch_fails_on_a_cuda_build(tmp_path: Path, cuda, status: int) -> None:
+    fake = tmp_path / "torch"  # a stand-in with torch's two attributes the check reads
+    fake.mkdir()
+    (fake / "__init__.py").write_text(f"__version__ = '2.13.0'\nfrom types import SimpleNamespace\n"
+                                      f"version = SimpleNamespace(cuda={cuda!r})\n")
+    proc = subprocess.run([sys.executable, "-m", "tools.cpu_torch"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert proc.returncode == status, proc.stderr
+    if status:
+        assert "torch 2.13.0 is a CUDA 13.0 build" in proc.stderr and "Traceback" not in proc.stderr
+    else:
+        assert proc.stdout.startswith("torch 2.13.0 (CPU build) from ")
+
+
+def _pins_torch(requirements: Path) -> bool:
+    """A requirements file pins torch itself or through the files it includes (`-r`)."""
+    lines = requirements.read_text().splitlines()
+    return any(line.startswith("torch==") or
+               (line.startswith("-r ") and _pins_torch(requirements.parent / line[3:].strip())) for line in lines)
+
+
+def envs_without_the_cpu_check(text: str) -> list:
+    """The tox.ini sections whose deps install torch and whose commands_pre do not run tools.cpu_torch."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(text)
+    found = []
+    for name in ini.sections():
+        shared = ini["conformance"]  # the sections that use it name its keys
+        deps = ini[name].get("deps", "").replace("{[conformance]deps}", shared["deps"])
+        files = re.findall(r"-r\s+(\S+)", deps)
+        pre = ini[name].get("commands_pre", "").replace("{[conformance]commands_pre}", shared["commands_pre"])
+        if any(_pins_torch(REPO / f) for f in files) and "{[torch]check}" not in pre:
+            found.append(name)
+    return found
+
+
+def test_every_env_with_torch_checks_it_is_the_cpu_build() -> None:
+    text = (REPO / "tox.ini").read_text()
+    assert envs_without_the_cpu_check(text) == []
+    # control: the check is missed where an env drops it
+    broken = text.replace("commands_pre = {[torch]check}\ncommands =\n    python -m tools.mutants {posargs}",
+                          "commands =\n    python -m tools.mutants {posargs}")
+    assert envs_without_the_cpu_check(broken) == ["testenv:mutants"]

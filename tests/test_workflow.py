@@ -156,3 +156,36 @@ def test_the_env_check_catches_a_missing_env(tmp_path):
     broken.write_text(NIGHTLY.read_text().replace("tox -e upstream-tests", "tox -e upstream-testz"))
     literal, matrix = nightly_tox_envs(broken)
     assert set(literal + matrix) - tox_envs() == {"upstream-testz"}
+
+
+def pins_in(text: str) -> set:
+    """The `tox==`, `tox-uv==` and `uv==` pins a text names, as the shell spells them."""
+    return set(re.findall(r"\b(tox(?:-uv)?==[\d.]+|uv==[\d.]+)", text))
+
+
+def bootstrap_pins() -> set:
+    """What scripts/test.sh installs into build/tox-venv: tox, tox-uv and the uv it runs."""
+    script = (REPO / "scripts" / "test.sh").read_text()
+    found = dict(re.findall(r'^(tox_req|tox_uv|uv)="?([^"\n]+)"?$', script, re.M))
+    return {found["tox_req"], f"tox-uv=={found['tox_uv']}", f"uv=={found['uv']}"}
+
+
+def workflow_install_lines(text: str) -> list:
+    return [line for line in text.splitlines() if re.search(r"pip install .*\btox==", line)]
+
+
+def test_the_workflows_install_the_tox_that_test_sh_bootstraps():
+    pins = bootstrap_pins()
+    assert len(pins) == 3
+    for path in (WORKFLOW, NIGHTLY):
+        lines = workflow_install_lines(path.read_text())
+        assert lines and all(pins_in(line) == pins for line in lines), (path.name, lines)
+    # tox.ini asks for the same tox-uv, so a tox of your own provisions it
+    requires = re.search(r"^requires =\n((?:    .*\n)+)", (REPO / "tox.ini").read_text(), re.M).group(1)
+    assert {p for p in pins if p.startswith("tox-uv")} <= pins_in(requires)
+
+
+def test_the_pin_check_catches_a_workflow_without_tox_uv():
+    # control: a workflow that installs tox alone is caught
+    text = WORKFLOW.read_text().replace(" tox-uv==1.37.1 uv==0.13.9", "", 1)
+    assert any(pins_in(line) != bootstrap_pins() for line in workflow_install_lines(text))

@@ -5,10 +5,13 @@ Input: the JSON files the conformance suite writes with `--conformance-json` (th
 write build/conformance-<target>-<release>.json). Output: a Markdown table with one row per
 clause and two columns (upstream, patched) per target the registry shows in the report
 (`tools.targets.report_targets`: 1.3.8, 2.6.6, master), then, per target, one row per named
-scenario and the hook timelines of a few named scenarios side by side. A reviewer reads this
-before the diff.
+scenario and the hook timelines of a few named scenarios side by side, as a table and as a
+Mermaid sequence diagram (GitHub renders those in Markdown). A reviewer reads this before the diff.
 
-    python -m tools.report [--build build] [--output build/report.md]
+    python -m tools.report [--build build] [--output build/report.md] [--summary FILE]
+
+`--summary FILE` also appends the clause table to FILE: the workflow passes
+`$GITHUB_STEP_SUMMARY`, so that a pull request's checks show it.
 """
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ import argparse
 import difflib
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from conformance.clauses import CLAUSES
 from conformance.outcomes import NOT_APPLICABLE, PASS
@@ -31,6 +35,7 @@ TARGETS = ("upstream", "patched")
 # the targets whose columns the report shows, from the registry
 SHOWN = [t.name for t in targets.report_targets()]
 Column = Tuple[str, str]  # (release, target)
+DIFFERS = "rgb(255, 221, 221)"  # the box around the events only one side shows
 
 
 def load(build: Path) -> Dict[Column, dict]:
@@ -115,20 +120,55 @@ def timeline(observation: Optional[dict]) -> List[str]:
     return events or ["(no traced hook)"]
 
 
-def timeline_table(left_results: Optional[dict], right_results: Optional[dict], name: str, clause: str,
-                   heads: Tuple[str, str]) -> List[str]:
-    """The two timelines side by side, with the events they share on the same row."""
-    left, right = (timeline((named_result(r, name, clause) or (None, None))[1]) for r in (left_results, right_results))
-    rows = [f"| {heads[0]} | {heads[1]} |", "| --- | --- |"]
+def aligned(left: List[str], right: List[str]) -> Iterator[Tuple[Optional[str], Optional[str]]]:
+    """The two timelines row by row: the events they share on the same row (the same event twice),
+    and where they differ, what each side shows there, None on the side with fewer events."""
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_opcodes():
         if tag == "equal":
-            rows += [f"| {event} | {event} |" for event in left[i1:i2]]
+            yield from ((event, event) for event in left[i1:i2])
             continue
         a, b = left[i1:i2], right[j1:j2]
-        for k in range(max(len(a), len(b))):
-            cells = [f"**{c[k]}**" if k < len(c) else "" for c in (a, b)]
-            rows.append(f"| {cells[0]} | {cells[1]} |")
+        yield from ((a[k] if k < len(a) else None, b[k] if k < len(b) else None) for k in range(max(len(a), len(b))))
+
+
+def timeline_table(left: List[str], right: List[str], heads: Tuple[str, str]) -> List[str]:
+    """The two timelines side by side, with the events they share on the same row."""
+    rows = [f"| {heads[0]} | {heads[1]} |", "| --- | --- |"]
+    for a, b in aligned(left, right):
+        if a == b:
+            rows.append(f"| {a} | {b} |")
+        else:
+            rows.append(f"| {f'**{a}**' if a else ''} | {f'**{b}**' if b else ''} |")
     return rows
+
+
+def mermaid_text(event: str) -> str:
+    """An event as Mermaid note text: one line; `#` and `;` as Mermaid's entity codes (`#` starts
+    one, `;` ends a statement)."""
+    return re.sub(r"[#;]", lambda special: f"#{ord(special.group())};", " ".join(event.split()))
+
+
+def timeline_diagram(left: List[str], right: List[str], heads: Tuple[str, str]) -> List[str]:
+    """The two timelines as a Mermaid sequence diagram: upstream's lifeline left, patched's right;
+    an event both show spans both, each run of events only one side shows is one red box, each
+    event on its side."""
+    lines = ["```mermaid", "sequenceDiagram",
+             f"    participant L as {mermaid_text(heads[0])}", f"    participant R as {mermaid_text(heads[1])}"]
+    boxed = False  # inside the box of a run of differing events
+    for a, b in aligned(left, right):
+        if (a != b) != boxed:
+            boxed = not boxed
+            lines.append(f"    rect {DIFFERS}" if boxed else "    end")
+        if a == b:
+            lines.append(f"    Note over L,R: {mermaid_text(a)}")
+        else:
+            lines += [f"    Note over {side}: {mermaid_text(event)}" for side, event in (("L", a), ("R", b)) if event]
+    return lines + (["    end"] if boxed else []) + ["```"]
+
+
+def diagrams(markdown: str) -> List[str]:
+    """The text of every Mermaid diagram in a Markdown document."""
+    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, flags=re.M | re.S)
 
 
 def scenario_counts(results: Dict[Column, dict]) -> List[str]:
@@ -151,11 +191,13 @@ def generation_section(release: str, results: Dict[Column, dict]) -> List[str]:
              f"| scenario | clause | upstream {release} | patched {release} |", "| --- | --- | --- | --- |"]
     for name, (clause, _) in named.NAMED.items():
         lines.append(f"| {name} | `{clause}` | {named_cell(up, name, clause)} | {named_cell(patched, name, clause)} |")
-    lines += ["", f"## Lightning {release}: hook timelines", "", "Events that only one side shows are in bold.", ""]
+    lines += ["", f"## Lightning {release}: hook timelines", "",
+              "Events that only one side shows are in bold in the table, and in a red box in the diagram.", ""]
+    heads = (f"upstream {release}", f"patched {release}")
     for name in named.TIMELINES:
         clause = named.NAMED[name][0]
-        lines += [f"### {name}", "",
-                  *timeline_table(up, patched, name, clause, (f"upstream {release}", f"patched {release}")), ""]
+        left, right = (timeline((named_result(r, name, clause) or (None, None))[1]) for r in (up, patched))
+        lines += [f"### {name}", "", *timeline_table(left, right, heads), "", *timeline_diagram(left, right, heads), ""]
     return lines
 
 
@@ -179,7 +221,8 @@ def differential_section(release: str, data: dict) -> List[str]:
     return lines + [""]
 
 
-def render(results: Dict[Column, dict], differential: Optional[Dict[str, dict]] = None) -> str:
+def clause_table(results: Dict[Column, dict]) -> List[str]:
+    """The report's head: where the figures come from, the scenario counts and the clause table."""
     cols = columns()
     lines = [
         "# RFC 6672 conformance report",
@@ -200,7 +243,11 @@ def render(results: Dict[Column, dict], differential: Optional[Dict[str, dict]] 
     for clause, text in CLAUSES.items():
         cells = [clause_cell(results.get(col), clause) for col in cols]
         lines.append(f"| `{clause}` | {text} | " + " | ".join(cells) + " |")
-    lines.append("")
+    return lines
+
+
+def render(results: Dict[Column, dict], differential: Optional[Dict[str, dict]] = None) -> str:
+    lines = [*clause_table(results), ""]
     for release in SHOWN:
         if any(r == release for r, _ in results):
             lines += generation_section(release, results)
@@ -214,6 +261,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--build", type=Path, default=REPO_ROOT / "build",
                         help="where the JSON files are (default: build/)")
     parser.add_argument("--output", type=Path, help="report path (default: BUILD/report.md)")
+    parser.add_argument("--summary", type=Path, metavar="FILE",
+                        help="also append the clause table to FILE (in CI: $GITHUB_STEP_SUMMARY, the job summary)")
     args = parser.parse_args(argv)
     results = load(args.build)
     if not results:
@@ -226,6 +275,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     output = args.output or args.build / "report.md"
     output.write_text(render(results, load_differential(args.build)))
     print(f"Wrote {output}")
+    if args.summary:
+        with args.summary.open("a", encoding="utf-8") as summary_file:
+            summary_file.write("\n".join(clause_table(results)) + "\n")
+        print(f"Appended the clause table to {args.summary}")
     return 0
 
 

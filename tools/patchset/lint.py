@@ -422,12 +422,16 @@ def check_application(pin: Path, version: str, series: dict[str, list[Patch]], t
                  ("compat onto pristine", [], usable["compat"])]
     if usable["rfc"] and usable["compat"]:
         scenarios.append(("compat onto rfc", usable["rfc"], usable["compat"]))
+    am_repo: Optional[Path] = None  # one git repo of the pin for every `git am` scenario, reset in between
     for title, base, patches in scenarios:
         if not patches:
             continue
         for tool, step in TOOLS.items():
-            scratch = _fresh_copy(pin, tmp / "scratch")
-            err = _run_steps(scratch, base, patches, step, tool)
+            if tool == "git am":
+                scratch = am_repo = _reset_repo(am_repo) if am_repo else _pin_repo(pin, tmp / "am")
+            else:
+                scratch = _fresh_copy(pin, tmp / "scratch")
+            err = _run_steps(scratch, base, patches, step)
             if err:
                 report.problem(f"{version}: {title}: {tool}: {err}")
             else:
@@ -443,9 +447,7 @@ def _fresh_copy(pin: Path, dest: Path) -> Path:
 Step = Callable[[Path, Patch], Optional[str]]
 
 
-def _run_steps(tree: Path, base: list[Patch], patches: list[Patch], step: Step, tool: str) -> Optional[str]:
-    if tool == "git am":
-        _init_repo(tree)
+def _run_steps(tree: Path, base: list[Patch], patches: list[Patch], step: Step) -> Optional[str]:
     for patch in base:   # the base series is put in place with the same tool
         if step(tree, patch):
             return f"base {_named(patch)} does not apply (see its own scenario)"
@@ -480,11 +482,25 @@ def _patch_step(tree: Path, patch: Patch) -> Optional[str]:
     return None if real.returncode == 0 else f"patch -p1 -F0 fails: {real.stdout.strip()}"
 
 
-def _init_repo(tree: Path) -> None:
+def _pin_repo(pin: Path, dest: Path) -> Path:
+    """A copy of the pin as a git repo, its one commit tagged `pin` (every file, ignored or not)."""
+    tree = _fresh_copy(pin, dest)
     env = _am_env(tree)
     git(["init", "-q"], tree, env)
     git(["add", "-A", "-f"], tree, env)
     git(["commit", "-q", "-m", "pin"], tree, env)
+    git(["tag", "pin"], tree, env)
+    return tree
+
+
+def _reset_repo(tree: Path) -> Path:
+    """The `_pin_repo` back at the pin, as a fresh one: no `git am` in progress, no commit or file
+    of an earlier scenario (a reset rewrites only the files that differ, where a copy writes all)."""
+    env = _am_env(tree)
+    git(["am", "--abort"], tree, env, check=False)
+    git(["reset", "-q", "--hard", "pin"], tree, env)
+    git(["clean", "-q", "-f", "-d", "-x"], tree, env)
+    return tree
 
 
 def _am_env(tree: Path) -> dict[str, str]:
