@@ -60,7 +60,7 @@ WARNINGS = (
     ("train-end:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` could not find "
                               r"the monitored key in the returned metrics when training ended")),
     ("train-end-stale:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` found the "
-                                    r"monitored key only with the value of a validation that ran before")),
+                                    r"monitored key only with a value produced before")),
     ("", re.compile(r"ModelCheckpoint\(monitor='([^']+)'\)` could not find the monitored key")),
     # R1: an explicit opt-out in a run without validation
     ("opt-out:", re.compile(r"\(((?:save|check)_on_train_epoch_end)=False\)`.*without validation", re.S)),
