@@ -12,7 +12,9 @@ compared with `expectations/<release>/<target>.ini`, and every unexpected one is
   name the tests that have it (`tests`, one a line: the end of a node id, e.g.
   `test_property[train-only.checkpoints_in_epochs_without_validation]`). Then those tests are
   expected to have it and every other test of the clause to PASS, test by test: a new failure
-  of another test in a clause expected to FAIL is reported, not hidden by the clause.
+  of another test in a clause expected to FAIL is reported, not hidden by the clause. A line
+  `NOT-APPLICABLE: <test>` (or `FAIL: <test>`) gives that test an outcome of its own; the lines
+  are written from a run's JSON by `python -m conformance.outcomes --tests JSON CLAUSE...`.
 - `expectations/versions.map` shares one release's files with others, in the format of
   `patches/versions.map` (`1.3.4 upstream = 1.3.8`); a target without a file is an error.
 """
@@ -22,7 +24,7 @@ import configparser
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from tools.patchset.series import normalize_version, parse_aliases
 
@@ -128,8 +130,19 @@ def unexpected(results: Dict[str, ClauseResult], expected: Dict[str, tuple]) -> 
 
 
 def test_expected(nodeid: str, want: str, named: tuple) -> str:
-    """A test's expected outcome: the clause's where the file names it, else PASS."""
-    return want if any(nodeid.endswith(name) for name in named) else PASS
+    """A test's expected outcome: where the file names it, the outcome its line starts with
+    (`NOT-APPLICABLE: <test>`) or else the clause's; PASS for a test the file does not name."""
+    for entry in named:
+        outcome, name = split_named(entry, want)
+        if nodeid.endswith(name):
+            return outcome
+    return PASS
+
+
+def split_named(entry: str, want: str) -> Tuple[str, str]:
+    """(outcome, test) of a `tests =` line: `<OUTCOME>: <test>`, or `<test>` for the clause's outcome."""
+    head, sep, rest = entry.partition(": ")
+    return (head, rest) if sep and head in OUTCOMES else (want, entry)
 
 
 def expected_of(expected: Dict[str, tuple], clause: str) -> str:
@@ -139,3 +152,38 @@ def expected_of(expected: Dict[str, tuple], clause: str) -> str:
 
 def reason_of(expected: Dict[str, tuple], clause: str) -> Optional[str]:
     return expected.get(clause, (PASS, None, ()))[1]
+
+
+def tests_lines(clause: dict) -> List[str]:
+    """The `tests =` lines that pin a clause of a run (its JSON entry) test by test: each test that did
+    not pass, prefixed with its outcome where that is not the clause's."""
+    return [nodeid if outcome == clause["outcome"] else f"{outcome}: {nodeid}"
+            for nodeid, outcome in sorted(clause["tests"].items()) if outcome != PASS]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    import argparse
+    import json
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m conformance.outcomes",
+                                 description="Print the `tests =` blocks of an expectation file from a run's JSON.")
+    ap.add_argument("--tests", metavar="JSON", required=True, type=Path, help="a run's --conformance-json file")
+    ap.add_argument("clauses", nargs="*", help="the clauses (default: every clause that did not pass)")
+    args = ap.parse_args(argv)
+    try:
+        clauses = json.loads(args.tests.read_text(encoding="utf-8"))["clauses"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {args.tests} is not a conformance JSON file: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.clauses) - set(clauses))
+    if unknown:
+        print(f"error: not in {args.tests}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    for name in args.clauses or sorted(c for c, entry in clauses.items() if entry["outcome"] != PASS):
+        print(f"[{name}]\ntests =\n" + "".join(f"    {line}\n" for line in tests_lines(clauses[name])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

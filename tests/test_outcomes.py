@@ -1,6 +1,7 @@
 """conformance/outcomes.py: per-test expectations (web-platform-tests style), without torch."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conformance import outcomes
@@ -37,3 +38,30 @@ def test_a_named_test_that_passes_is_reported(tmp_path: Path) -> None:
     expected = _expected(tmp_path, "[c]\nexpected = FAIL\nreason = gap\ntests =\n    t_a\n")
     found = outcomes.unexpected(_results(t_a="PASS", t_b="PASS"), expected)
     assert found and "PASS (expected FAIL): conformance/test_x.py::t_a" in found[0].lines()[1]
+
+
+def test_a_named_test_may_have_an_outcome_of_its_own(tmp_path: Path) -> None:
+    text = "[c]\nexpected = FAIL\nreason = gap\ntests =\n    t_a\n    NOT-APPLICABLE: t_b\n"
+    expected = _expected(tmp_path, text)
+    assert outcomes.unexpected(_results(t_a="FAIL", t_b="NOT-APPLICABLE", t_c="PASS"), expected) == []
+    found = outcomes.unexpected(_results(t_a="FAIL", t_b="FAIL", t_c="PASS"), expected)
+    assert found[0].lines()[1:] == ["    FAIL (expected NOT-APPLICABLE): conformance/test_x.py::t_b"]
+
+
+def test_the_tests_lines_of_a_run_pin_it(tmp_path: Path, capsys) -> None:
+    # `python -m conformance.outcomes --tests JSON` writes the lines that make this very run expected
+    run = {"c": {"outcome": "FAIL", "tests": {"conformance/test_x.py::t_a": "FAIL",
+                                               "conformance/test_x.py::t_b": "NOT-APPLICABLE",
+                                               "conformance/test_x.py::t_c": "PASS"}},
+           "d": {"outcome": "PASS", "tests": {"conformance/test_x.py::t_d": "PASS"}}}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"clauses": run}))
+    assert outcomes.main(["--tests", str(path)]) == 0
+    block = capsys.readouterr().out
+    assert block.startswith("[c]\ntests =\n") and "[d]" not in block
+    expected = _expected(tmp_path, block.replace("tests =", "expected = FAIL\nreason = gap\ntests =", 1))
+    results = {"c": outcomes.ClauseResult(run["c"]["tests"])}
+    assert outcomes.unexpected(results, expected) == []
+    results["c"].tests["conformance/test_x.py::t_c"] = "FAIL"
+    assert [u.clause for u in outcomes.unexpected(results, expected)] == ["c"]
+    assert outcomes.main(["--tests", str(path), "e"]) == 2
