@@ -442,7 +442,7 @@ def _early_stopping_in_new_hook(run: Run) -> None:
 
 
 def _warn_once(run: Run, owner: object, label: str, message: object = None) -> None:
-    """A warning of the series, given once per fit by each callback (`owner`): each has its own WarningCache,
+    """A warning given once per fit by each WarningCache (`owner`): the series gives each callback its own,
     cleared in `setup`. `message` tells apart the messages that share a label (default: the label)."""
     key = (owner, label if message is None else message)
     if key not in run.warned:
@@ -557,8 +557,7 @@ def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
     if not _nth(run, c.every_n_train_epochs):
         return
     if config.monitor is not None and c.save_top_k != 0 and config.monitor not in run.metrics:
-        # the message lists the candidates: one warning per distinct list
-        _warn_once(run, c.index, config.monitor, (config.monitor, tuple(run.metrics) + ("epoch", "step")))
+        _missing_key_warning(run, config.monitor, c.index)
     else:
         _save_top_k(run, c)
     if c.last_step_saved == run.step:
@@ -585,14 +584,11 @@ def _checkpoint_train_end_trigger(run: Run, c: CheckpointState) -> None:
     _save_last(run, c, allow_link=c.last_step_saved == run.step)
 
 
-def _missing_key_warning(run: Run, monitor: str) -> None:
-    """2.6.6's missing-key warning of `_save_topk_checkpoint`: its module's WarningCache, shared by every
-    ModelCheckpoint, gives each distinct message once (the harness clears it before each fit)."""
-    candidates = tuple(run.metrics) + ("epoch", "step")
-    message = ("save-topk", monitor, candidates)
-    if message not in run.warned:
-        run.warned.add(message)
-        run.warnings.append(monitor)
+def _missing_key_warning(run: Run, monitor: str, owner: object = "module") -> None:
+    """ModelCheckpoint's missing-key warning. Its message lists the candidates, so each distinct list warns
+    once per cache: by default 2.6.6's module-level one of `_save_topk_checkpoint`, shared by every
+    ModelCheckpoint (the harness clears it before each fit); in the new hook the callback's own (`owner`)."""
+    _warn_once(run, owner, monitor, (monitor, tuple(run.metrics) + ("epoch", "step")))
 
 
 def _save_top_k(run: Run, c: CheckpointState) -> None:
