@@ -40,6 +40,7 @@ collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
 _scenarios: Counter = Counter()
 _results: dict = {}  # clause -> outcomes.ClauseResult
 _observations: dict = {}  # clause -> {named scenario: observation}
+_named: dict = {}  # clause -> {named scenario: outcome}: the report reads its rows by name, not node id
 _differential: Counter = Counter()  # "scenarios", "exercised:<change>", "alone:<change>", ...
 
 
@@ -99,6 +100,8 @@ def _record_outcome(props: dict, report) -> None:
     result = _results.setdefault(props["clause"], outcomes.ClauseResult())
     if result.tests.get(report.nodeid) != outcomes.FAIL:  # a failed setup or teardown stays a failure
         result.tests[report.nodeid] = outcome
+    if "name" in props:
+        _named.setdefault(props["clause"], {})[props["name"]] = result.tests[report.nodeid]
     if "observation" in props:
         _observations.setdefault(props["clause"], {})[props["name"]] = props["observation"]
 
@@ -162,7 +165,7 @@ def _write_json(path: Path, config) -> None:
             "outcome": result.outcome, "tests": result.tests,
             "expected": outcomes.expected_of(expected, clause),
             "reason": outcomes.reason_of(expected, clause),
-            "observations": _observations.get(clause, {}),
+            "observations": _observations.get(clause, {}), "named": _named.get(clause, {}),
         }
     scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
     data = {"target": target(), "version": generation.target().name,

@@ -110,8 +110,8 @@ def _timeline_results() -> dict:
                                           ["on_save_checkpoint", 0, 2], ["on_train_end", 1, 4]]),
     }
     return {("1.3.8", target): {
-        "clauses": {clause: {"outcome": "PASS", "expected": "PASS", "tests": {f"t::x[{name}]": "PASS"},
-                             "observations": {name: observation}}},
+        "clauses": {clause: {"outcome": "PASS", "expected": "PASS", "tests": {"t::x[a row]": "PASS"},
+                             "named": {name: "PASS"}, "observations": {name: observation}}},
         "scenarios": {}} for target, observation in observations.items()}
 
 
@@ -172,3 +172,25 @@ def test_every_diagram_of_the_report_parses_with_mermaid(mermaid_parse) -> None:
     broken = [diagrams[0].replace("    end\n", "").rstrip("\n").removesuffix("    end"),
               "sequenceDiagram\n    participant L\n    Note over L: a; b ->> c"]
     assert all("error" in outcome for outcome in mermaid_parse(broken)), broken
+
+
+def test_upstream_releases_of_a_generation_get_a_table_release_by_release() -> None:
+    name, other = list(NAMED_1_3.NAMED)[:2]
+    clause, other_clause = NAMED_1_3.NAMED[name][0], NAMED_1_3.NAMED[other][0]
+
+    def upstream(release: str, outcome: str, expected: str) -> dict:
+        entry = {"outcome": outcome, "expected": expected, "tests": {"t::a": outcome}, "named": {name: outcome}}
+        return {"clauses": {clause: entry}, "scenarios": {}}
+
+    results = {(r, "upstream"): upstream(r, o, e) for r, o, e in
+               [("1.3.0", "FAIL", "FAIL"), ("1.3.4", "PASS", "FAIL"), ("1.3.8", "PASS", "PASS")]}
+    lines = report.render(results).splitlines()
+    assert "## Upstream Lightning 1.3.0 to 1.3.8, release by release" in lines
+    assert f"| `{clause}` | **fails** | passes (UNEXPECTED) | passes | 1.3.4 |" in lines
+    # a named scenario by its name in the JSON; one with no run is "not run", and never changes
+    assert f"| {name} | **fails** | passes | passes | 1.3.4 |" in lines
+    if other_clause != clause:
+        assert f"| `{other_clause}` | no test | no test | no test | - |" in lines
+    assert f"| {other} | not run | not run | not run | - |" in lines
+    # the report's own releases alone make no such table
+    assert "release by release" not in report.render({("1.3.8", "upstream"): results[("1.3.8", "upstream")]})

@@ -6,7 +6,9 @@ write build/conformance-<target>-<release>.json). Output: a Markdown table with 
 clause and two columns (upstream, patched) per target the registry shows in the report
 (`tools.targets.report_targets`: 1.3.8, 2.6.6, master), then, per target, one row per named
 scenario and the hook timelines of a few named scenarios side by side, as a table and as a
-Mermaid sequence diagram (GitHub renders those in Markdown). A reviewer reads this before the diff.
+Mermaid sequence diagram (GitHub renders those in Markdown). Where upstream runs of more releases of
+a generation are there (the nightly workflow's, e.g. 2.0 to master), a table gives each clause and
+each named scenario release by release, and where it changed. A reviewer reads this before the diff.
 
     python -m tools.report [--build build] [--output build/report.md] [--summary FILE]
 
@@ -39,12 +41,13 @@ DIFFERS = "rgb(255, 221, 221)"  # the box around the events only one side shows
 
 
 def load(build: Path) -> Dict[Column, dict]:
-    """(release, target) -> results, for the shown targets found in build/."""
+    """(release, target) -> results, for every registered target found in build/."""
+    registered = {t.name for t in targets.TARGETS}
     found = {}
     for path in sorted(build.glob("conformance-*.json")):
         data = json.loads(path.read_text())
         release = normalize_version(data["version"])
-        if release in SHOWN:
+        if release in registered:
             found[(release, data["target"])] = data
     return found
 
@@ -77,10 +80,9 @@ def named_result(results: Optional[dict], name: str, clause: str) -> Optional[tu
     if results is None:
         return None
     entry = results["clauses"].get(clause, {})
-    for nodeid, outcome in entry.get("tests", {}).items():
-        if nodeid.endswith(f"[{name}]"):
-            return outcome, entry.get("observations", {}).get(name)
-    return None
+    if name not in entry.get("named", {}):
+        return None
+    return entry["named"][name], entry.get("observations", {}).get(name)
 
 
 def summary(observation: Optional[dict]) -> str:
@@ -246,11 +248,58 @@ def clause_table(results: Dict[Column, dict]) -> List[str]:
     return lines
 
 
+OUTCOME_WORDS = {PASS: "passes", NOT_APPLICABLE: "n/a", "FAIL": "**fails**"}
+
+
+def history_cell(results: Optional[dict], clause: str, name: Optional[str] = None) -> str:
+    """One release's outcome of a clause (or of its named scenario `name`), in a word."""
+    if results is None:
+        return "not run"
+    entry = results["clauses"].get(clause)
+    if entry is None:
+        return "no test"
+    if name is None:
+        word = OUTCOME_WORDS[entry["outcome"]]
+        return word if entry["outcome"] == entry["expected"] else f"{word} (UNEXPECTED)"
+    return OUTCOME_WORDS[entry["named"][name]] if name in entry.get("named", {}) else "not run"
+
+
+def changes_at(cells: List[str], releases: List[str]) -> str:
+    """The releases whose cell differs from the release before (runs only): where a clause changed."""
+    # the outcome, not whether it was expected, is what changes between releases
+    ran = [(r, c.removesuffix(" (UNEXPECTED)")) for r, c in zip(releases, cells) if c not in ("not run", "no test")]
+    return ", ".join(r for (_, before), (r, c) in zip(ran, ran[1:]) if c != before) or "-"
+
+
+def history_section(gen: targets.Generation, results: Dict[Column, dict]) -> List[str]:
+    """Upstream Lightning release by release, for a generation with upstream runs of more releases
+    than the report's columns: each clause and each named scenario, and where it changed."""
+    releases = [t.name for t in targets.of_generation(gen) if (t.name, "upstream") in results]
+    if not set(releases) - set(SHOWN):
+        return []
+    named = importlib.import_module(f"{gen.module}.named")
+    heads = " | ".join(releases)
+    lines = [f"## Upstream Lightning {releases[0]} to {releases[-1]}, release by release", "",
+             "The conformance suite on each release as published (checked against the release's own "
+             "expectations); \"changes at\" names the releases where the outcome differs from the release before.",
+             "", f"| clause | {heads} | changes at |", "| --- | " + "--- | " * len(releases) + "--- |"]
+    for clause in CLAUSES:
+        cells = [history_cell(results.get((r, "upstream")), clause) for r in releases]
+        lines.append(f"| `{clause}` | " + " | ".join(cells) + f" | {changes_at(cells, releases)} |")
+    lines += ["", f"| named scenario | {heads} | changes at |", "| --- | " + "--- | " * len(releases) + "--- |"]
+    for name, (clause, _) in named.NAMED.items():
+        cells = [history_cell(results.get((r, "upstream")), clause, name) for r in releases]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {changes_at(cells, releases)} |")
+    return lines + [""]
+
+
 def render(results: Dict[Column, dict], differential: Optional[Dict[str, dict]] = None) -> str:
     lines = [*clause_table(results), ""]
     for release in SHOWN:
         if any(r == release for r, _ in results):
             lines += generation_section(release, results)
+    for gen in targets.GENERATIONS:
+        lines += history_section(gen, results)
     for release, data in sorted((differential or {}).items()):
         lines += differential_section(release, data)
     return "\n".join(lines) + "\n"
@@ -266,7 +315,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     results = load(args.build)
     if not results:
-        print(f"report: error: no conformance results of {', '.join(SHOWN)} in {args.build}; "
+        print(f"report: error: no conformance results of a registered target in {args.build}; "
               "run `scripts/test.sh -e patched,upstream`", file=sys.stderr)
         return 1
     for release, target in columns():
