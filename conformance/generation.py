@@ -12,6 +12,7 @@ release, and the registry recognises it as master.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from functools import lru_cache
@@ -19,6 +20,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 from conformance import contract
+from conformance.scenario import NEW_HOOK
 from tools import targets
 
 # major.minor -> the package of the suite that checks it, from the registry
@@ -66,7 +68,7 @@ def lightning() -> ModuleType:
 
 @lru_cache(maxsize=None)
 def folder() -> contract.Folder:
-    """The active generation's folder, its seven modules checked against `conformance.contract`."""
+    """The active generation's folder, its eight modules checked against `conformance.contract`."""
     return contract.load(GENERATIONS[target().generation])
 
 
@@ -75,19 +77,34 @@ def folder_name(generation: str) -> str:
 
 
 def main(argv: list) -> int:
-    """`python -m conformance.generation TARGET`: say what is imported; fail unless it is TARGET."""
+    """`python -m conformance.generation [TARGET] [--from DIR] [--patched]`: say what is imported;
+    fail unless it is TARGET, imported from DIR, with the series' hook. The one import check of
+    the tox envs and `tools.releases`."""
+    parser = argparse.ArgumentParser(prog="python -m conformance.generation", description=main.__doc__)
+    parser.add_argument("target", nargs="?", help="the registered target that must be imported")
+    parser.add_argument("--from", dest="root", help="the directory it must be imported from")
+    parser.add_argument("--patched", action="store_true", help="it must have the series' hook")
+    args = parser.parse_args(argv)
     found = target()
+    api = lightning()
     print(f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
-          f"from {lightning().__file__}")
+          f"from {api.__file__}")
     try:
-        wanted = targets.target(argv[0]).name if argv else found.name
+        wanted = targets.target(args.target).name if args.target else found.name
     except targets.UnknownTarget as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc))
     if found.name != wanted:
-        print(f"error: Lightning {argv[0]} was expected", file=sys.stderr)
-        return 1
+        return _error(f"Lightning {args.target} was expected")
+    if args.root and not api.__file__.startswith(args.root):
+        return _error(f"imported from {api.__file__}, not from {args.root}")
+    if args.patched and not hasattr(api.Callback, NEW_HOOK):
+        return _error("the rfc hook is missing")
     return 0
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

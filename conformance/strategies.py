@@ -9,6 +9,7 @@ that the ci profile's derandomized runs draw. `region` names the part of the spa
 falls in, so that the run can count (and report, as hypothesis' `event()` does) how often each
 part was hit.
 """
+from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 from hypothesis import strategies as st
@@ -72,7 +73,7 @@ def with_validation(draw) -> dict:
 
 
 def without_validation(draw, ways: Sequence[str]) -> dict:
-    """The settings of one of the three ways a loop has no validation stage (clause 2).
+    """The settings of one of the three ways a loop has no validation stage (the `hook-train-only` clause).
 
     `ways` are the generation's names of them, in this order: no validation_step,
     limit_val_batches=0, a val dataloader without batches.
@@ -112,7 +113,7 @@ def failing_scenarios(draw, scenarios: Callable[[bool], st.SearchStrategy]) -> S
     epoch = draw(st.integers(0, scenario.max_epochs - 1))
     batch = draw(st.integers(0, scenario.train_batches - 1)) if where == "training_step" else 0
     failure = Failure(kind=draw(st.sampled_from(["exception", "interrupt"])), where=where, epoch=epoch, batch=batch)
-    return Scenario(**{**scenario.__dict__, "failure": failure})
+    return replace(scenario, failure=failure)
 
 
 @st.composite
@@ -169,7 +170,7 @@ def rfc_arguments(draw, rfc: bool, every_n_train_steps: Optional[int]) -> dict:
 
 def without_callbacks(scenario: Scenario) -> Scenario:
     """The scenario with no ModelCheckpoint and no EarlyStopping: the loop and its hooks alone."""
-    return Scenario(**{**scenario.__dict__, "checkpoints": (), "early_stopping": None})
+    return replace(scenario, checkpoints=(), early_stopping=None)
 
 
 def monitors(validated: bool) -> list:

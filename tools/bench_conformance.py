@@ -5,7 +5,7 @@ Runs, in one process, on whichever Lightning the interpreter imports (patched or
 * a fixed, seeded list of scenarios drawn from the suite's own strategies (train-only,
   validated, failure and resume families), plus two fixed scenarios: `Scenario()` (4 epochs
   of 4 batches) and the issue's reference fit (3 epochs of 4 batches with ModelCheckpoint);
-* each scenario twice per round: through `conformance.harness.observe` and as a *bare*
+* each scenario twice per round: through the generation's `harness.observe` and as a *bare*
   `Trainer.fit` of the same scenario (same module, dataloaders, Trainer arguments and real
   ModelCheckpoint/EarlyStopping callbacks, but no Recorder, no RecordingModelCheckpoint, no
   warnings capture and no loading of the checkpoint files afterwards).

@@ -48,16 +48,6 @@ from tools.tables import markdown_table, print_verdict
 
 FLAKY = "flaky"  # the pinned scenarios failed, and passed on a rerun
 RESULTS = {"ok": "passed", FLAKY: "passed on a rerun (flaky)"}  # the steps that are no failure
-IMPORT_CHECK = (
-    "import importlib, sys\n"
-    "from packaging.version import Version\n"
-    "pl = importlib.import_module(sys.argv[3])\n"
-    "# 1.3.7.post0 calls itself '1.3.7post0'; compare as versions, not strings\n"
-    "assert Version(pl.__version__) == Version(sys.argv[1]), f'{pl.__version__} imported, {sys.argv[1]} expected'\n"
-    "assert pl.__file__.startswith(sys.argv[2]), f'imported from {pl.__file__}'\n"
-    "assert hasattr(pl.Callback, 'on_train_epoch_without_validation_end'), 'the rfc hook is missing'\n"
-    "print('Lightning', pl.__version__, 'from', pl.__file__)\n"
-)
 
 
 def last_lines(log: Path, count: int = 1) -> list[str]:
@@ -97,7 +87,8 @@ def check_release(version: str, dist: str, args: argparse.Namespace) -> tuple[st
         (work / "apply.log").write_text("\n".join(applied) + "\n", encoding="utf-8")
     layout = detect(tree)
     path = (tree / layout.import_root).resolve()
-    if run_in_tree([sys.executable, "-c", IMPORT_CHECK, version, str(path), layout.module], path, work / "import.log"):
+    import_check = [sys.executable, "-m", "conformance.generation", version, "--from", str(path), "--patched"]
+    if run_in_tree(import_check, path, work / "import.log"):
         return "import", last_line(work / "import.log")
     # -vv: pytest's FAILED lines keep their whole message (cut to the terminal width otherwise)
     cmd = [sys.executable, "-m", "pytest", "conformance", "-vv", "-p", "no:cacheprovider",

@@ -76,7 +76,7 @@ def nothing_trained(draw) -> Scenario:
     """Fits that train nothing: max_epochs=0 or max_steps=0."""
     scenario = draw(scenarios(draw(st.booleans())))
     which = draw(st.sampled_from(["max_epochs", "max_steps"]))
-    return Scenario(**{**scenario.__dict__, which: 0, "stop_at_step": None})
+    return replace(scenario, **{which: 0}, stop_at_step=None)
 
 
 def region(scenario: Scenario) -> str:
@@ -110,9 +110,9 @@ def _revised_regions(s: Scenario) -> list:
 def _validated_upstream_scenarios(draw) -> Scenario:
     scenario = draw(scenarios(validated=True, rfc=False))
     failure = draw(core.training_failure(scenario))
-    # clause 12 names validation at the end of every epoch: half of them are drawn so
+    # the `unchanged` clause names validation at the end of every epoch: half of them are drawn so
     every_epoch = {"check_val_every_n_epoch": 1, "val_check_interval": 1.0} if draw(st.booleans()) else {}
-    return Scenario(**{**scenario.__dict__, "failure": failure, **every_epoch})
+    return replace(scenario, failure=failure, **every_epoch)
 
 
 def unchanged_scenarios():
