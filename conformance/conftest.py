@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from conformance import generation, outcomes
+from conformance import generation, outcomes, regions
 from conformance.clauses import CLAUSES
 from conformance.scenario import NEW_HOOK, NotApplicable
 
@@ -37,13 +37,6 @@ HERE = Path(__file__).parent
 # the other generations' folders are not collected: they import another Lightning
 collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
                   if g != generation.target().generation]
-_scenarios: Counter = Counter()
-_results: dict = {}  # clause -> outcomes.ClauseResult
-_observations: dict = {}  # clause -> {named scenario: observation}
-_named: dict = {}  # clause -> {named scenario: outcome}: the report reads its rows by name, not node id
-_differential: Counter = Counter()  # "scenarios", "exercised:<change>", "alone:<change>", ...
-
-
 def pytest_addoption(parser):
     parser.addoption("--conformance-json", metavar="PATH",
                      help="write per-clause outcomes and named-scenario observations to PATH")
@@ -52,10 +45,11 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(id): the contract clause a conformance test checks")
     try:
-        config._conformance_expected = outcomes.load(outcomes.path_for(generation.target().name, target()),
-                                                     CLAUSES)
+        expected = outcomes.load(outcomes.path_for(generation.target().name, target()), CLAUSES)
     except outcomes.ExpectationError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    config.stash[TALLY] = Tally(expected)
+    config.pluginmanager.register(config.stash[TALLY], "conformance-tally")
 
 
 def target() -> str:
@@ -68,22 +62,17 @@ def target() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
+    not_applicable = generation.folder().clauses.NOT_APPLICABLE
     for item in items:
         if HERE not in Path(item.fspath).parents:
             continue  # a test from outside the suite collected in the same run
         marker = item.get_closest_marker("clause")
         if marker is None or marker.args[0] not in CLAUSES:
             raise pytest.UsageError(f"{item.nodeid}: every conformance test needs a known @clause marker")
+        if marker.args[0] in not_applicable:
+            raise pytest.UsageError(f"{item.nodeid}: clause {marker.args[0]} is declared not applicable to this "
+                                    "generation (its clauses.py), yet a test checks it")
         item.user_properties.append(("clause", marker.args[0]))
-
-
-def pytest_runtest_logreport(report):
-    props = dict(report.user_properties)
-    for key, count in props.get("scenarios", {}).items():
-        _scenarios[tuple(key.split(":", 1))] += count
-    _differential.update(props.get("differential", {}))
-    if "clause" in props and (report.when == "call" or report.outcome != "passed"):
-        _record_outcome(props, report)
 
 
 def _outcome(report) -> str:
@@ -93,87 +82,107 @@ def _outcome(report) -> str:
     return outcomes.FAIL if report.failed else outcomes.PASS
 
 
-def _record_outcome(props: dict, report) -> None:
-    outcome = _outcome(report)
-    if not outcome:
-        return  # skipped for another reason: not run
-    result = _results.setdefault(props["clause"], outcomes.ClauseResult())
-    if result.tests.get(report.nodeid) != outcomes.FAIL:  # a failed setup or teardown stays a failure
-        result.tests[report.nodeid] = outcome
-    if "name" in props:
-        _named.setdefault(props["clause"], {})[props["name"]] = result.tests[report.nodeid]
-    if "observation" in props:
-        _observations.setdefault(props["clause"], {})[props["name"]] = props["observation"]
+class Tally:
+    """What the run found, gathered from the test reports (the controller's, under xdist): the
+    scenario counts, each clause's outcome per test, the named rows' outcomes and observations. A
+    plugin of its own (its hooks below), kept in `config.stash[TALLY]`."""
+
+    def __init__(self, expected: dict) -> None:
+        self.expected = expected  # the expectation file's clauses (outcomes.load)
+        self.scenarios: Counter = Counter()  # (family, region) -> scenarios run
+        self.results: dict = {}  # clause -> outcomes.ClauseResult
+        self.observations: dict = {}  # clause -> {named scenario: observation}
+        self.named: dict = {}  # clause -> {named scenario: outcome}: the report reads its rows by name
+        self.differential: Counter = Counter()  # "scenarios", "exercised:<change>", "alone:<change>", ...
+        self.unexpected: list = []  # outcomes.Unexpected, at the end of the session
+
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        for key, count in props.get("scenarios", {}).items():
+            self.scenarios[tuple(key.split(":", 1))] += count
+        self.differential.update(props.get("differential", {}))
+        if "clause" in props and (report.when == "call" or report.outcome != "passed"):
+            self.record(props, report)
+
+    def record(self, props: dict, report) -> None:
+        outcome = _outcome(report)
+        if not outcome:
+            return  # skipped for another reason: not run
+        result = self.results.setdefault(props["clause"], outcomes.ClauseResult())
+        if result.tests.get(report.nodeid) != outcomes.FAIL:  # a failed setup or teardown stays a failure
+            result.tests[report.nodeid] = outcome
+        if "name" in props:
+            self.named.setdefault(props["clause"], {})[props["name"]] = result.tests[report.nodeid]
+        if "observation" in props:
+            self.observations.setdefault(props["clause"], {})[props["name"]] = props["observation"]
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.unexpected = outcomes.unexpected(self.results, self.expected)
+        # the expected failures are the target's real outcome, not a failed run: only an
+        # unexpected result fails it (other statuses, e.g. a collection error, stand)
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.results:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if self.unexpected else pytest.ExitCode.OK
+
+    def pytest_terminal_summary(self, terminalreporter, config):
+        if self.scenarios:
+            terminalreporter.section("conformance scenarios run")
+            for family in sorted({f for f, _ in self.scenarios}):
+                counts = {r: c for (f, r), c in self.scenarios.items() if f == family}
+                terminalreporter.write_line(f"{family}: {sum(counts.values())} scenarios")
+                for name, count in sorted(counts.items()):
+                    terminalreporter.write_line(f"    {count:5d}  {name}")
+            terminalreporter.write_line(f"total: {sum(self.scenarios.values())} scenarios")
+        if self.differential:
+            terminalreporter.section("differential scenarios (upstream and patched)")
+            for key, count in sorted(self.differential.items()):
+                terminalreporter.write_line(f"    {count:5d}  {key}")
+        self.summarize(terminalreporter)
+        path = config.getoption("--conformance-json")
+        if path:
+            self.write_json(Path(path))
+
+    def summarize(self, terminalreporter) -> None:
+        if not self.results:
+            return
+        where = f"{target()} Lightning {generation.target().name}"
+        terminalreporter.section(f"conformance outcomes on {where}")
+        wrong = {item.clause for item in self.unexpected}
+        for clause, result in sorted(self.results.items()):
+            want = outcomes.expected_of(self.expected, clause)
+            mark = "   <- UNEXPECTED" if clause in wrong else ""
+            terminalreporter.write_line(f"{clause:28} {result.outcome:15} (expected {want}){mark}")
+        if self.unexpected:
+            terminalreporter.section(f"unexpected results: {len(self.unexpected)}", red=True)
+            for item in self.unexpected:
+                for line in item.lines():
+                    terminalreporter.write_line(line)
+        else:
+            terminalreporter.write_line(f"every clause has its expected outcome on {where}")
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clauses = {}
+        for clause, result in self.results.items():
+            clauses[clause] = {
+                "outcome": result.outcome, "tests": result.tests,
+                "expected": outcomes.expected_of(self.expected, clause),
+                "reason": outcomes.reason_of(self.expected, clause),
+                "observations": self.observations.get(clause, {}), "named": self.named.get(clause, {}),
+            }
+        # the clauses the generation tests nowhere, with its reason: an outcome, not a gap in the table
+        for clause, reason in generation.folder().clauses.NOT_APPLICABLE.items():
+            clauses[clause] = {"outcome": outcomes.NOT_APPLICABLE, "tests": {}, "expected": outcomes.NOT_APPLICABLE,
+                               "reason": reason, "observations": {}, "named": {}}
+        data = {"target": target(), "version": generation.target().name,
+                "generation": generation.target().generation, "clauses": clauses,
+                "scenarios": {f"{f}:{r}": c for (f, r), c in sorted(self.scenarios.items())},
+                "differential": dict(sorted(self.differential.items())),
+                # the "unexpected results" summary, for tools that judge a run (tools.mutants)
+                "unexpected": [item.lines() for item in self.unexpected]}
+        path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
-def pytest_sessionfinish(session, exitstatus):
-    expected = session.config._conformance_expected
-    session.config._conformance_unexpected = outcomes.unexpected(_results, expected)
-    # the expected failures are the target's real outcome, not a failed run: only an
-    # unexpected result fails it (other statuses, e.g. a collection error, stand)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and _results:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED if session.config._conformance_unexpected \
-            else pytest.ExitCode.OK
-
-
-def pytest_terminal_summary(terminalreporter, config):
-    if _scenarios:
-        terminalreporter.section("conformance scenarios run")
-        for family in sorted({f for f, _ in _scenarios}):
-            regions = {r: c for (f, r), c in _scenarios.items() if f == family}
-            terminalreporter.write_line(f"{family}: {sum(regions.values())} scenarios")
-            for name, count in sorted(regions.items()):
-                terminalreporter.write_line(f"    {count:5d}  {name}")
-        terminalreporter.write_line(f"total: {sum(_scenarios.values())} scenarios")
-    if _differential:
-        terminalreporter.section("differential scenarios (upstream and patched)")
-        for key, count in sorted(_differential.items()):
-            terminalreporter.write_line(f"    {count:5d}  {key}")
-    _summarize_outcomes(terminalreporter, config)
-    path = config.getoption("--conformance-json")
-    if path:
-        _write_json(Path(path), config)
-
-
-def _summarize_outcomes(terminalreporter, config) -> None:
-    if not _results:
-        return
-    found = getattr(config, "_conformance_unexpected", [])
-    where = f"{target()} Lightning {generation.target().name}"
-    terminalreporter.section(f"conformance outcomes on {where}")
-    expected = config._conformance_expected
-    wrong = {item.clause for item in found}
-    for clause, result in sorted(_results.items()):
-        want = outcomes.expected_of(expected, clause)
-        mark = "   <- UNEXPECTED" if clause in wrong else ""
-        terminalreporter.write_line(f"{clause:28} {result.outcome:15} (expected {want}){mark}")
-    if found:
-        terminalreporter.section(f"unexpected results: {len(found)}", red=True)
-        for item in found:
-            for line in item.lines():
-                terminalreporter.write_line(line)
-    else:
-        terminalreporter.write_line(f"every clause has its expected outcome on {where}")
-
-
-def _write_json(path: Path, config) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    expected = config._conformance_expected
-    clauses = {}
-    for clause, result in _results.items():
-        clauses[clause] = {
-            "outcome": result.outcome, "tests": result.tests,
-            "expected": outcomes.expected_of(expected, clause),
-            "reason": outcomes.reason_of(expected, clause),
-            "observations": _observations.get(clause, {}), "named": _named.get(clause, {}),
-        }
-    scenarios = {f"{f}:{r}": c for (f, r), c in sorted(_scenarios.items())}
-    data = {"target": target(), "version": generation.target().name,
-            "generation": generation.target().generation, "clauses": clauses, "scenarios": scenarios,
-            "differential": dict(sorted(_differential.items())),
-            # the "unexpected results" summary, for tools that judge a run (tools.mutants)
-            "unexpected": [item.lines() for item in getattr(config, "_conformance_unexpected", [])]}
-    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+TALLY = pytest.StashKey[Tally]()
 
 
 def _family(request) -> str:
@@ -190,19 +199,15 @@ def run_scenario(request, tmp_path_factory):
     counts them per family and region. A scenario the target rejects makes the test
     NOT-APPLICABLE (a skip whose reason says so)."""
     observe = generation.folder().harness.observe
-    region = generation.folder().strategies.region
-    family = _family(request)
-    counts: Counter = Counter()
+    with regions.counting(request, _family(request), generation.folder().strategies.region) as count:
+        def run(scenario):
+            count(scenario)
+            root = tmp_path_factory.mktemp("run")
+            try:
+                return observe(scenario, root)
+            except NotApplicable as exc:
+                outcomes.skip_not_applicable(exc)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
 
-    def run(scenario):
-        counts[f"{family}:{region(scenario)}"] += 1
-        root = tmp_path_factory.mktemp("run")
-        try:
-            return observe(scenario, root)
-        except NotApplicable as exc:
-            outcomes.skip_not_applicable(exc)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-
-    yield run
-    request.node.user_properties.append(("scenarios", dict(counts)))
+        yield run

@@ -19,6 +19,7 @@ import torch
 import torch.distributed
 from torch.utils.data import DataLoader, TensorDataset
 
+from conformance import regions
 from conformance.expect import assert_matches
 from conformance.outcomes import skip_not_applicable
 from conformance.scenario import MODULE, NEW_HOOK, SAVE, Event, NotApplicable, Observation, Scenario
@@ -36,7 +37,6 @@ class Family(NamedTuple):
     early_stopping: Scenario  # stops at the end of epoch 1, before max_epochs
     train_end: Scenario  # the trigger saves `ckpt0/last.ckpt` (epoch 2, global_step 4), its only save
     train_end_event: Event  # how every rank's `on_train_end` of that run is traced
-    clauses: Dict[str, str]  # which clause each check speaks for: hook, checkpoints, early_stopping, train_end
 
 
 @contextmanager
@@ -233,28 +233,26 @@ _runs: dict = {}  # scenario -> DDPRun or the exception its fit raised, per test
 
 
 def counted_runs(request, region: Callable[[Scenario], str], fit: Callable[[Scenario], DDPRun]) -> Iterator:
-    """The body of a generation's `ddp_run` fixture: `fit` each scenario once per test process (each
-    xdist worker fits what it needs once), count it per region, and make a scenario the target
-    rejects NOT-APPLICABLE. A failed fit fails every test that uses it, but runs only once."""
-    counts: Counter = Counter()
+    """The body of the `ddp_run` fixture (`conformance/test_ddp.py`): `fit` each scenario once per test
+    process (each xdist worker fits what it needs once), count it per region, and make a scenario the
+    target rejects NOT-APPLICABLE. A failed fit fails every test that uses it, but runs only once."""
+    with regions.counting(request, "ddp", region) as count:
+        def run(scenario: Scenario) -> DDPRun:
+            count(scenario)
+            if scenario not in _runs:
+                try:
+                    _runs[scenario] = fit(scenario)
+                except NotApplicable as exc:
+                    _runs[scenario] = exc
+                except Exception as exc:
+                    _runs[scenario] = exc
+                    raise
+            outcome = _runs[scenario]
+            if isinstance(outcome, NotApplicable):
+                skip_not_applicable(outcome)
+            if isinstance(outcome, Exception):
+                raise RuntimeError(f"the ddp fit of this scenario failed in an earlier test: "
+                                   f"{type(outcome).__name__}: {outcome} (see that test's report)")
+            return outcome
 
-    def run(scenario: Scenario) -> DDPRun:
-        counts[f"ddp:{region(scenario)}"] += 1
-        if scenario not in _runs:
-            try:
-                _runs[scenario] = fit(scenario)
-            except NotApplicable as exc:
-                _runs[scenario] = exc
-            except Exception as exc:
-                _runs[scenario] = exc
-                raise
-        outcome = _runs[scenario]
-        if isinstance(outcome, NotApplicable):
-            skip_not_applicable(outcome)
-        if isinstance(outcome, Exception):
-            raise RuntimeError(f"the ddp fit of this scenario failed in an earlier test: "
-                               f"{type(outcome).__name__}: {outcome} (see that test's report)")
-        return outcome
-
-    yield run
-    request.node.user_properties.append(("scenarios", dict(counts)))
+        yield run
