@@ -1,9 +1,9 @@
 """The contract a generation folder meets: every name the core and the tools take from it.
 
 A generation folder (`conformance/lightning_<major>_<minor>/`, registered in `tools/targets.py`)
-provides seven modules; each is a `typing.Protocol` here (a module satisfies a protocol by its
+provides eight modules; each is a `typing.Protocol` here (a module satisfies a protocol by its
 top-level names, PEP 544). The core reaches a folder only through `generation.folder()`, which
-loads the seven modules of the Lightning under test and checks them against these protocols;
+loads the eight modules of the Lightning under test and checks them against these protocols;
 `tests/test_contract.py` checks every registered folder's source against them without Lightning.
 """
 from __future__ import annotations
@@ -68,9 +68,16 @@ class Ddp(Protocol):
     run: Callable[..., Any]              # (Scenario, root) -> the ranks' traces
 
 
+@runtime_checkable
+class Clauses(Protocol):
+    """The generation's word on the clauses of `conformance/clauses.py` (plain data: the report reads it)."""
+    NOTES: dict                          # clause -> what the generation says beyond the common text
+    NOT_APPLICABLE: dict                 # clause -> why no test of the generation checks it
+
+
 @dataclass(frozen=True)
 class Folder:
-    """A generation folder's seven modules, each checked against its protocol."""
+    """A generation folder's eight modules, each checked against its protocol."""
     model: Model
     harness: Harness
     strategies: Strategies
@@ -78,6 +85,7 @@ class Folder:
     families: Families
     ddp: Ddp
     changes: Changes
+    clauses: Clauses
 
 
 def missing(module: object, protocol: type) -> list[str]:

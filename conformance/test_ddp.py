@@ -20,6 +20,7 @@ from conformance import generation
 DDP = generation.folder().ddp
 FAMILY = DDP.FAMILY
 predict = generation.folder().model.predict
+pytestmark = pytest.mark.clause("ddp")  # on every generation: DDP is its own clause, beside the ones it exercises
 
 
 @pytest.fixture
@@ -33,19 +34,16 @@ def ddp_run(request, tmp_path_factory):
     yield from core.counted_runs(request, generation.folder().strategies.region, fit)
 
 
-@pytest.mark.clause(FAMILY.clauses["hook"])
 def test_hook_fires_on_every_rank_once_per_epoch(ddp_run):
     scenario = FAMILY.train_only
     core.assert_hook_fires_on_every_rank_once_per_epoch(ddp_run(scenario), scenario, predict(scenario))
 
 
-@pytest.mark.clause(FAMILY.clauses["checkpoints"])
 def test_checkpoints_written_once_by_rank_zero(ddp_run):
     scenario = FAMILY.train_only
     core.assert_checkpoints_written_once_by_rank_zero(ddp_run(scenario), scenario, predict(scenario))
 
 
-@pytest.mark.clause(FAMILY.clauses["early_stopping"])
 def test_early_stopping_stops_every_rank_at_the_same_epoch(ddp_run):
     run = ddp_run(FAMILY.early_stopping)
     expected = predict(FAMILY.early_stopping)
@@ -53,7 +51,6 @@ def test_early_stopping_stops_every_rank_at_the_same_epoch(ddp_run):
     core.assert_every_rank_stops_at_the_same_epoch(run, expected)
 
 
-@pytest.mark.clause(FAMILY.clauses["train_end"])
 def test_train_end_save_happens_once(ddp_run):
     run = ddp_run(FAMILY.train_end)  # upstream: NOT-APPLICABLE, ModelCheckpoint has no trigger_on_train_end
     expected = predict(FAMILY.train_end)

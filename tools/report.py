@@ -67,7 +67,7 @@ def clause_cell(results: Optional[dict], clause: str) -> str:
     if entry["outcome"] == PASS:
         text = f"passes ({counts.get(PASS, 0)} of {total} tests)"
     elif entry["outcome"] == NOT_APPLICABLE:
-        text = f"not applicable ({total} tests)"
+        text = f"not applicable ({total} tests)" if total else "not applicable (not tested on this generation)"
     else:
         text = f"**fails** ({counts.get('FAIL', 0)} of {total} tests)"
     if entry["outcome"] != PASS and entry.get("reason"):
@@ -244,8 +244,16 @@ def clause_table(results: Dict[Column, dict]) -> List[str]:
     ]
     for clause, text in CLAUSES.items():
         cells = [clause_cell(results.get(col), clause) for col in cols]
-        lines.append(f"| `{clause}` | {text} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{clause}` | {text}{generation_notes(clause)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def generation_notes(clause: str) -> str:
+    """What each generation says of `clause` beyond the common text (its folder's clauses.NOTES)."""
+    notes = [(gen.name, importlib.import_module(f"{gen.module}.clauses").NOTES.get(clause))
+             for gen in targets.GENERATIONS]
+    said = "; ".join(f"{name}: {note}" for name, note in notes if note)
+    return f" ({said})" if said else ""
 
 
 OUTCOME_WORDS = {PASS: "passes", NOT_APPLICABLE: "n/a", "FAIL": "**fails**"}

@@ -131,6 +131,4 @@ FAMILY = core.Family(
     train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
         Checkpoint(every_n_train_epochs=0, save_last=True, trigger_on_train_end=True),)),
     train_end_event=("on_train_end", 1, 4),  # 1.3's current_epoch stays 1 when max_steps ends epoch 1
-    clauses=dict(hook="hook-train-only", checkpoints="checkpoint-train-only",
-                 early_stopping="early-stopping-train-only", train_end="train-end-trigger"),
 )

@@ -94,5 +94,6 @@ CHECKS = {
     },
 }
 
-# clause 7 is about everything but the direct calls of ModelCheckpoint.on_validation_end (clause 3)
+# the `unchanged` clause is about everything but the direct calls of ModelCheckpoint.on_validation_end
+# (the `no-forced-validation-end` clause)
 VIEWS = {"unchanged": dispatched}

@@ -42,7 +42,7 @@ class CheckpointState:
         else:
             self.every_n_val_epochs = c.every_n_val_epochs or 0
             self.every_n_train_steps = c.every_n_train_steps or 0
-        # clause 4: every_n_train_epochs defaults to 1, or to 0 when every_n_train_steps is given
+        # `checkpoint-train-only`: every_n_train_epochs defaults to 1, or to 0 when every_n_train_steps is given
         if c.every_n_train_epochs is None:
             self.every_n_train_epochs = 0 if c.every_n_train_steps is not None else 1
         else:
@@ -209,14 +209,14 @@ def _epoch_end(run: SimulatedFit, eligible: bool, val_check_batch: bool) -> None
     if eligible and (val_check_batch or run.should_stop):
         _validation(run)
     if without_validation(s):
-        # clause 2: once per completed epoch without a validation loop; callbacks first,
+        # the `hook-train-only` clause: once per completed epoch without a validation loop; callbacks first,
         # in Lightning's order (ModelCheckpoints last), then the LightningModule
         run.event(NEW_HOOK)
         if es and not es.check_on_train_epoch_end:
-            early_stopping_check(run)  # clause 5
+            early_stopping_check(run)  # the `early-stopping-train-only` clause
         for c in run.checkpoints:
             if not _skip_saving(run, c) and _nth_epoch(run, c.every_n_train_epochs):
-                _save(run, c)  # clause 4
+                _save(run, c)  # the `checkpoint-train-only` clause
         run.event(MODULE + NEW_HOOK)
 
 
@@ -241,7 +241,7 @@ def _train_end(run: SimulatedFit) -> None:
     run.event("on_train_end")
     for c in run.checkpoints:
         if c.config.trigger_on_train_end and run.has_trained:
-            _save_on_train_end(run, c)  # clause 6
+            _save_on_train_end(run, c)  # the `train-end-trigger` clause
 
 
 # ---------------------------------------------------------------- ModelCheckpoint
@@ -338,21 +338,21 @@ def dispatched(obs: Observation) -> Observation:
     """The observation without the direct calls of `ModelCheckpoint.on_validation_end`.
 
     Upstream calls that method itself when training ends, outside any hook dispatch;
-    clause 3 is about those calls, clause 7 about everything else.
+    the `no-forced-validation-end` clause is about those calls, the `unchanged` clause about everything else.
     """
     trace = tuple(e for e in obs.trace if not e[0].endswith(FORCED_CALL))
     resumed = dispatched(obs.resumed) if obs.resumed else None
     return replace(obs, trace=trace, resumed=resumed)
 
 
-# clause 7: the loop settings under which upstream must agree (validation at the end of every
+# the `unchanged` clause: the loop settings under which upstream must agree (validation at the end of every
 # epoch, ending on an epoch boundary); the strategies build such scenarios from this
 UNCHANGED = dict(check_val_every_n_epoch=1, val_check_interval=1.0, max_steps=None, stop_at_step=None,
                  resume_max_epochs=None)
 
 
 def unchanged(scenario: Scenario) -> bool:
-    """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (clause 7).
+    """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (the `unchanged` clause).
 
     Validation runs at the end of every epoch, the run ends on an epoch boundary and no RFC
     argument is used. Upstream's train-end save is then never reachable: it goes through

@@ -27,7 +27,7 @@ def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
     )
 
 
-# the three ways a loop has no validation stage (clause 2)
+# the three ways a loop has no validation stage (the `hook-train-only` clause)
 WITHOUT_VALIDATION = ["no validation_step", "limit_val_batches=0", "no val batches"]
 
 

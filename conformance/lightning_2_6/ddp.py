@@ -138,7 +138,6 @@ FAMILY = core.Family(
     train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
         Checkpoint(every_n_epochs=0, save_last=True, trigger_on_train_end=True),)),
     train_end_event=("on_train_end", 2, 4),  # 2.x has counted epoch 1 as done by on_train_end
-    clauses=dict(hook="ddp", checkpoints="ddp", early_stopping="ddp", train_end="ddp"),
 )
 
 if __name__ == "__main__":

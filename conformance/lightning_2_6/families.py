@@ -20,24 +20,25 @@ VALIDATED = strategies.scenarios(validated=True)
 VALIDATED_UPSTREAM_ARGS = strategies.scenarios(validated=True, rfc=False)
 TRAIN_ONLY = strategies.scenarios(validated=False)
 ANY_TRIGGERED = st.one_of(VALIDATED, TRAIN_ONLY).filter(lambda s: any(c.trigger_on_train_end for c in s.checkpoints))
-# clause 7's scenarios: checkpoints, no argument of the series, and not in a gap 2.6.6 has (G1-G3)
+# `train-end-off-by-default`'s scenarios: checkpoints, no argument of the series, and not in a gap 2.6.6 has (G1-G3)
 NO_GAP_UPSTREAM_ARGS = st.one_of(
     VALIDATED_UPSTREAM_ARGS, strategies.scenarios(validated=False, rfc=False).filter(lambda s: not model.gaps(s)),
 ).filter(lambda s: s.checkpoints)
 
 
 def validation_end_calls(observation: Observation) -> tuple:
-    """Clause 3: every `on_validation_end` call (the dispatched hook and ModelCheckpoint's)."""
+    """`no-forced-validation-end`: every `on_validation_end` call (the dispatched hook and ModelCheckpoint's)."""
     return tuple(e for e in observation.trace if e[0].endswith("on_validation_end") or e[0].endswith(FORCED_CALL))
 
 
 def missing_key_outcome(observation: Observation) -> tuple:
-    """Clause 5: how fit ended, the warnings, and the files (no top-k file for the missing key)."""
+    """`checkpoint-missing-key`: how fit ended, the warnings, and the files (no top-k file for the missing key)."""
     return observation.raised, observation.warnings, observation.files, observation.best_model_paths
 
 
 def train_end(observation: Observation) -> tuple:
-    """Clause 7: what `on_train_end` did: the events from it on, the files and the callbacks' paths."""
+    """`train-end-off-by-default`: what `on_train_end` did, the events from it on, the files and the
+    callbacks' paths."""
     trace = observation.trace
     start = next((i for i, e in enumerate(trace) if e[0] == "on_train_end"), len(trace))
     return trace[start:], observation.files, observation.best_model_paths, observation.last_model_paths

@@ -56,7 +56,7 @@ def raised_name(exc: BaseException) -> str:
 # first pattern it matches, followed by the key or argument the pattern captures. 2.6.6's missing-key
 # warning (epoch ends and step saves) has no label; the others are the series'.
 WARNINGS = (
-    # the trigger at train end: a missing key (clause 9), a value of an earlier validation (R4)
+    # the trigger at train end: a missing key (`train-end-missing-key`), a value of an earlier validation (R4)
     ("train-end:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` could not find "
                               r"the monitored key in the returned metrics when training ended")),
     ("train-end-stale:", re.compile(r"ModelCheckpoint\(monitor='([^']+)', trigger_on_train_end=True\)` found the "

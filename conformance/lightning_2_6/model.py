@@ -11,7 +11,7 @@ that becomes an error once validation has run; `save_on_exception`; `KeyboardInt
 clause each rule comes from.
 
 `upstream(scenario)` is the same simulation without the series: what 2.6.6 does.
-`unchanged(scenario)` says where the two must agree (clause 12).
+`unchanged(scenario)` says where the two must agree (the `unchanged` clause).
 """
 import copy
 from dataclasses import dataclass, field, replace
@@ -52,8 +52,8 @@ class CheckpointState:
         else:
             self.every_n_epochs = c.every_n_epochs or 0
             self.every_n_train_steps = c.every_n_train_steps or 0
-        # clause 4: every_n_train_epochs defaults to the resolved every_n_epochs; R1: to 0 with an explicit
-        # save_on_train_epoch_end=False
+        # `checkpoint-train-only`: every_n_train_epochs defaults to the resolved every_n_epochs; R1: to 0
+        # with an explicit save_on_train_epoch_end=False
         if c.every_n_train_epochs is not None:
             self.every_n_train_epochs = c.every_n_train_epochs
         else:
@@ -411,13 +411,13 @@ def _epoch_end(run: Run) -> None:
     for c in run.checkpoints:
         _checkpoint_on_train_epoch_end(run, c)
     if run.rfc and _is_fit_without_validation(run):
-        # clause 2: once per epoch whose on_train_epoch_end ran, after all of those and the
+        # the `hook-train-only` clause: once per epoch whose on_train_epoch_end ran, after all of those and the
         # epoch-interval schedulers; callbacks in list order (ModelCheckpoints last), then the module
         run.event(NEW_HOOK)
         if s.early_stopping and not run.es_on_train_epoch_end:
-            _early_stopping_in_new_hook(run)  # clause 6
+            _early_stopping_in_new_hook(run)  # the `early-stopping-train-only` clause
         for c in run.checkpoints:
-            _checkpoint_on_new_hook(run, c)  # clause 4
+            _checkpoint_on_new_hook(run, c)  # the `checkpoint-train-only` clause
         run.event(MODULE + NEW_HOOK)
     run.epoch += 1  # increment_completed
 
@@ -430,8 +430,8 @@ def _early_stopping_check(run: Run) -> None:
 
 
 def _early_stopping_in_new_hook(run: Run) -> None:
-    """Clause 6 with R1 and R2: an explicit `check_on_train_epoch_end=False` checks nothing and warns once;
-    a missing key warns, naming it, and never raises (strict or not)."""
+    """`early-stopping-train-only` with R1 and R2: an explicit `check_on_train_epoch_end=False` checks nothing
+    and warns once; a missing key warns, naming it, and never raises (strict or not)."""
     es = run.scenario.early_stopping
     if es.check_on_train_epoch_end is False:
         _warn_once(run, "early-stopping", "opt-out:check_on_train_epoch_end")
@@ -464,7 +464,7 @@ def _on_exception(run: Run) -> None:
     run.hook = "exception"
     run.event("on_exception")
     for c in run.checkpoints:
-        # clause 10: the trigger never saves here; save_on_exception is 2.6.6's
+        # the `train-end-not-after-failure` clause: the trigger never saves here; save_on_exception is 2.6.6's
         if c.config.save_on_exception and run.step != c.last_step_saved:
             name = f"epoch={run.epoch}-step={run.step}.ckpt"
             _write(run, c, name)
@@ -484,7 +484,8 @@ def _save_on_train_epoch_end(run: Run, c: CheckpointState) -> bool:
     if c.config.save_on_train_epoch_end is not None:
         return c.config.save_on_train_epoch_end
     if run.rfc and c.config.every_n_train_epochs and _is_fit_without_validation(run):
-        return False  # clause 4: an explicit every_n_train_epochs >= 1 saves such a run in the new hook only
+        # `checkpoint-train-only`: an explicit every_n_train_epochs >= 1 saves such a run in the new hook only
+        return False
     if s.check_val_every_n_epoch != 1:
         return False
     if _known_val_batches(run) == 0:
@@ -542,7 +543,7 @@ def _checkpoint_on_validation_end(run: Run, c: CheckpointState) -> None:
 
 
 def _checkpoint_on_new_hook(run: Run, c: CheckpointState) -> None:
-    """Clause 4: in a run without validation, save by every_n_train_epochs, never a step twice, and
+    """`checkpoint-train-only`: in a run without validation, save by every_n_train_epochs, never a step twice, and
     `last` with it; a missing key warns (R2).
 
     R1: an explicit `save_on_train_epoch_end=False` resolves every_n_train_epochs to 0 (saves nothing
@@ -598,7 +599,7 @@ def _save_top_k(run: Run, c: CheckpointState) -> None:
     if monitor is None:
         return _save_none_monitor(run, c)
     if monitor not in run.metrics:
-        # 2.6.6: an error once validation has run (clause 5: the new hook looks for the key before)
+        # 2.6.6: an error once validation has run (`checkpoint-missing-key`: the new hook looks for the key before)
         if run.val_has_run:
             raise Raised("MisconfigurationException")
         _missing_key_warning(run, monitor)
@@ -662,7 +663,7 @@ def _write(run: Run, c: CheckpointState, name: str) -> None:
 
 
 def unchanged(scenario: Scenario) -> bool:
-    """Clause 12: where upstream 2.6.6 must observe what the model predicts.
+    """The `unchanged` clause: where upstream 2.6.6 must observe what the model predicts.
 
     The clause names runs with validation at the end of every epoch and none of the new
     arguments. The contract's terms say more: a run that has a validation loop (even one that

@@ -47,7 +47,7 @@ def test_hook_runs_after_reduce_lr_on_plateau(tmp_path):
     assert module.seen == pytest.approx([0.1, 0.05, 0.025])
 
 
-@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.clause("checkpoint-arguments")
 # unset, it follows every_n_epochs (2.6's one epoch cadence)
 @pytest.mark.parametrize("kwargs,expected", [
     *EVERY_N_TRAIN_EPOCHS_DEFAULTS, (dict(every_n_epochs=3), 3), (dict(every_n_epochs=0), 0),
@@ -62,7 +62,7 @@ def test_every_n_train_epochs_default(tmp_path, kwargs, expected):
     assert checkpoint.every_n_train_epochs == expected
 
 
-@pytest.mark.clause("checkpoint-train-only")
+@pytest.mark.clause("checkpoint-arguments")
 @pytest.mark.parametrize("kwargs", [
     dict(every_n_train_epochs=-1),
     dict(every_n_train_steps=1, every_n_train_epochs=1),
@@ -88,7 +88,7 @@ def test_new_arguments_are_appended_and_state_key_is_unchanged(tmp_path):
                                     " 'every_n_epochs': 2, 'train_time_interval': None}")
 
 
-@pytest.mark.clause("train-end-off-by-default")
+@pytest.mark.clause("checkpoint-arguments")
 def test_trigger_on_train_end_is_off_by_default(tmp_path):
     parameter = inspect.signature(ModelCheckpoint).parameters.get("trigger_on_train_end")
     if parameter is None:
