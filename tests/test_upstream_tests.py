@@ -679,6 +679,41 @@ def test_standalone_tests_run_one_per_process_with_the_switch_on(tmp_path):
     assert again[0]["t/test_s.py::test_alone_b"].failed   # rerun standalone, not skipped
 
 
+def test_a_standalone_process_killed_by_lightnings_observer_keeps_the_tests_outcome(tmp_path):
+    # Lightning's launcher SIGKILLs the test process when a rank fails, sometimes after pytest
+    # recorded the failure, sometimes before: neither ends the run
+    tree = standalone_tree(tmp_path)
+    killing = tree.path / "t" / "k"
+    killing.mkdir()
+    # as Lightning's observer does: after the failed rank is reported, the whole process goes
+    (killing / "conftest.py").write_text("import os, signal\n\n\ndef pytest_sessionfinish(session):\n"
+                                         "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (killing / "test_k.py").write_text(textwrap.dedent("""
+        import os, signal
+        import pytest
+
+        ALONE = pytest.mark.skipif(os.getenv("MY_STANDALONE") != "1", reason="standalone", standalone=True)
+
+        @ALONE
+        def test_rank_failed_then_killed():
+            assert False, "a rank failed"
+
+        @ALONE
+        def test_killed_at_once():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        def test_killed_in_an_ordinary_run():
+            os.kill(os.getpid(), signal.SIGKILL)
+        """))
+    ids = ["t/k/test_k.py::test_rank_failed_then_killed", "t/k/test_k.py::test_killed_at_once"]
+    results = runner.run_standalone(tree, ids, "kill", 60)
+    assert results[ids[0]] == Outcome("failed", "call", "AssertionError", "a rank failed")
+    assert results[ids[1]] == Outcome("failed", "call", "Killed", "the test process was killed by signal 9")
+    # an ordinary (not standalone) run killed by a signal is still the tool's error
+    with pytest.raises(ToolError, match="pytest exited -9"):
+        runner.run_pytest(tree, ["t/k/test_k.py::test_killed_in_an_ordinary_run"], "plain", 0, 60, quiet=True)
+
+
 def test_a_selection_without_standalone_tests_collects_none(tmp_path):
     tree = standalone_tree(tmp_path)
     (tree.path / "t" / "test_plain.py").write_text("def test_x():\n    pass\n")

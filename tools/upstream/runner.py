@@ -16,7 +16,7 @@ from tools.patchset.engine import DEFAULT_PATCHES
 from tools.upstream.errors import ToolError
 from tools.upstream.generations import Generation
 from tools.upstream.impact import copy_tree
-from tools.upstream.results import Results, counts, read_ids, read_results
+from tools.upstream.results import FAILED, Outcome, Results, ResultsError, counts, read_ids, read_results
 
 PLUGIN = "tools.upstream.plugin"
 
@@ -165,6 +165,8 @@ def run_pytest(tree: Tree, ids: Sequence[str], slug: str, jobs: int, timeout: fl
                 last_note = now
                 say(tree.label, f"pytest running, {_done(out_file)} tests done, "
                                 f"{fmt_secs(now - start)} elapsed")
+    if standalone and proc.returncode < 0:
+        return killed(out_file, tree, ids, -proc.returncode)
     if proc.returncode not in (0, 1):
         raise ToolError(f"{tree.label}: pytest exited {proc.returncode} (interrupted, internal "
                         f"error, usage error or nothing collected; log: {log})")
@@ -172,6 +174,20 @@ def run_pytest(tree: Tree, ids: Sequence[str], slug: str, jobs: int, timeout: fl
     if not quiet:
         say(tree.label, f"pytest done in {fmt_secs(time.monotonic() - start)} "
                         f"(exit {proc.returncode}): {counts(results)}")
+    return results
+
+
+def killed(out_file: Path, tree: Tree, ids: Sequence[str], signum: int) -> Results:
+    """The outcomes of a standalone pytest process that a signal ended. When a rank of a
+    multi-process test fails, Lightning's launcher ends the whole job, the test process included,
+    with SIGKILL (`_ChildProcessObserver`), sometimes before pytest reports on its own: each test
+    keeps the outcome the plugin recorded before the kill, and one without is failed by the kill."""
+    try:
+        results = read_results(out_file, tree.path)
+    except ResultsError:  # killed before the plugin wrote its header
+        results = {}
+    for nid in ids:
+        results.setdefault(nid, Outcome(FAILED, "call", "Killed", f"the test process was killed by signal {signum}"))
     return results
 
 
