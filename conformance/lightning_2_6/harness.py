@@ -28,7 +28,7 @@ from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the
     ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
-    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key,
+    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key, refuse_values_not_taken,
 )
 
 # the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
@@ -145,7 +145,8 @@ OVERRIDES = mixins(ReadsBestAfterEpochEnd, OverridesSaveLast, OverridesSaveTopk,
 
 def callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
     """(the scenario's ModelCheckpoints, its EarlyStopping list); NotApplicable where the target
-    lacks an argument of it (`recording.scenario_callbacks`)."""
+    lacks an argument of it (`recording.scenario_callbacks`) or a `save_last` value."""
+    refuse_values_not_taken(scenario, ModelCheckpoint)
     if scenario.subclassed:
         return scenario_callbacks(scenario, root, trace, SubclassedModelCheckpoint, SubclassedEarlyStopping)
     return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping, OVERRIDES)
