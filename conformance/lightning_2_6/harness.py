@@ -11,6 +11,7 @@ when `ModelCheckpoint.on_validation_end` runs), the checkpoint files on disk (a
 state of the callbacks after `fit`.
 """
 import importlib
+import inspect
 import logging
 import re
 import signal
@@ -28,7 +29,7 @@ from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the
     ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
-    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key,
+    NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key, refuse_values_not_taken,
 )
 
 # the `lightning` package's `lightning.pytorch`, or the standalone `pytorch-lightning` 2.x package
@@ -145,7 +146,8 @@ OVERRIDES = mixins(ReadsBestAfterEpochEnd, OverridesSaveLast, OverridesSaveTopk,
 
 def callbacks(scenario: Scenario, root: Path, trace: List[Event]) -> tuple:
     """(the scenario's ModelCheckpoints, its EarlyStopping list); NotApplicable where the target
-    lacks an argument of it (`recording.scenario_callbacks`)."""
+    lacks an argument of it (`recording.scenario_callbacks`) or a `save_last` value."""
+    refuse_values_not_taken(scenario, ModelCheckpoint)
     if scenario.subclassed:
         return scenario_callbacks(scenario, root, trace, SubclassedModelCheckpoint, SubclassedEarlyStopping)
     return scenario_callbacks(scenario, root, trace, RecordingModelCheckpoint, EarlyStopping, OVERRIDES)
@@ -253,9 +255,16 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[in
     return obs
 
 
+def seed() -> None:
+    """Seed every run alike; quietly where the release can be told so (`verbose`, from 2.4 on: its
+    signature says it)."""
+    quiet = {"verbose": False} if "verbose" in inspect.signature(pl.seed_everything).parameters else {}
+    pl.seed_everything(0, **quiet)
+
+
 def observe(scenario: Scenario, root: Path, every_hook: bool = False) -> Observation:
     """Run `scenario` under `root` (a fresh directory) and observe it (`every_hook`: see `_fit`)."""
-    pl.seed_everything(0, verbose=False)
+    seed()
     obs = _fit(scenario, root, scenario.max_epochs, scenario.max_steps, every_hook=every_hook)
     if scenario.resume_max_epochs is not None and obs.raised is None:
         last = root / checkpoint_key(0, "last.ckpt")

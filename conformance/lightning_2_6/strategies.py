@@ -8,14 +8,28 @@ contract (R1-R5) draw their cases without asking the model: two callbacks with o
 are drawn too, and the model says what the Trainer does with them.
 """
 from dataclasses import replace
+from functools import lru_cache
 
 from hypothesis import strategies as st
 
-from conformance import knobs
+from conformance import generation, knobs
 from conformance import strategies as core
 from conformance import rules
 from conformance.lightning_2_6 import model
-from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario
+from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario, takes
+
+
+@lru_cache(maxsize=None)
+def _takes(argument: str, value: object = None) -> bool:
+    """Whether the release under test takes a ModelCheckpoint argument (value): the strategies draw only
+    what it has, so that an older 2.x release (no `save_on_exception` before 2.5, no
+    `save_last="link"` before 2.2, no `enable_version_counter` in 2.0) runs the same families."""
+    return takes(generation.lightning().callbacks.ModelCheckpoint, argument, value)
+
+
+def _save_last(*values) -> list:
+    """The `save_last` values among `values` that the release takes."""
+    return [v for v in values if _takes("save_last", v)]
 
 
 @st.composite
@@ -26,11 +40,11 @@ def checkpoints(draw, monitors, rfc: bool = True) -> Checkpoint:
     steps = draw(st.sampled_from([0, 1, 3])) if trigger == "steps" else None
     return Checkpoint(
         **monitored,
-        save_last=draw(st.sampled_from([None, True, "link"])),
+        save_last=draw(st.sampled_from(_save_last(None, True, "link"))),
         every_n_train_steps=steps,
         every_n_epochs=draw(st.sampled_from([0, 1, 2])) if trigger == "epochs" else None,
         save_on_train_epoch_end=draw(st.sampled_from([None, None, True, False])),
-        save_on_exception=draw(st.sampled_from([None, None, True])),
+        save_on_exception=draw(st.sampled_from([None, None, True])) if _takes("save_on_exception") else None,
         **core.rfc_arguments(draw, rfc, steps),
     )
 
@@ -190,7 +204,8 @@ def subclassed(draw) -> Scenario:
     validated = draw(st.booleans())
     scenario = draw(scenarios(validated))
     first = scenario.checkpoints[0] if scenario.checkpoints else draw(checkpoints(core.monitors(validated)))
-    first = replace(first, trigger_on_train_end=True, save_last=draw(st.sampled_from([first.save_last, True, "link"])))
+    save_last = draw(st.sampled_from(_save_last(first.save_last, True, "link")))
+    first = replace(first, trigger_on_train_end=True, save_last=save_last)
     return replace(scenario, checkpoints=(first,) + scenario.checkpoints[1:], subclassed=True)
 
 
@@ -204,7 +219,7 @@ def any_checkpoint(draw, monitors) -> Checkpoint:
     timed = config.every_n_train_steps is None and config.every_n_epochs is None  # the triggers exclude each other
     return knobs.checkpoint_extras(
         draw, config, ("on_train_epoch_end", "_save_last_checkpoint", "_save_topk_checkpoint"),
-        enable_version_counter=st.sampled_from([None, None, False]),
+        enable_version_counter=st.sampled_from([None, None, False] if _takes("enable_version_counter") else [None]),
         train_time_interval=st.sampled_from([None, None, 3600.0] if timed else [None]))
 
 

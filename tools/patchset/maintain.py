@@ -41,7 +41,7 @@ from . import backport, cover_letter, move, pristine
 from .engine import REPO_ROOT, apply_series
 from .gitcmd import clean_env, git, require_tool
 from .options import add_cache_option, add_patches_option
-from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, SharedRef, entry_path, load_series,
+from .series import (DOCS_DIR, SERIES_ORDER, TESTS_DIR, PatchsetError, SHA_FILE, SharedRef, entry_path, load_series,
                      loose_text, narrow, read_series, series_dir, shared_ref, supported_versions)
 
 PROG = "python3 -m tools.patchset.maintain"
@@ -86,15 +86,17 @@ def tree(patches_root: Path, version: str, dest: Path, series: str, source: Opti
     """DEST = pristine VERSION (sdist or --source) + SERIES applied with the apply engine."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise PatchsetError(f"{dest} exists and is not an empty directory")
-    if version not in supported_versions(patches_root):  # fail before fetching anything
-        listed = ", ".join(supported_versions(patches_root)) or "none"
+    # a release pinned for its upstream runs only has no series: its compat tree is the pristine one
+    pristine_only = version not in supported_versions(patches_root) and (patches_root / version / SHA_FILE).is_file()
+    if version not in supported_versions(patches_root) and not (pristine_only and series in ("compat", "none")):
+        listed = ", ".join(supported_versions(patches_root)) or "none"  # fail before fetching anything
         raise PatchsetError(f"no patch series for {version} under {patches_root}; supported: {listed}")
     if dest.exists():
         dest.rmdir()
     pristine.from_pin(patches_root, version, cache, dest, source)
     print(f"Copied Lightning {version} from {source} into {dest}" if source else
           f"Extracted the verified {version} pin into {dest}")
-    if series == "none":
+    if series == "none" or pristine_only:
         return
     try:
         result = apply_series(dest, series, patches_root=patches_root, progress=print, release=version)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Optional
 
 from .series import SHA_FILE, PatchsetError
+
+# the setuptools pip may build an sdist's metadata with (see the file)
+BUILD_CONSTRAINTS = Path(__file__).with_name("build-constraints.txt")
 
 # sdist file names: "pytorch-lightning-1.3.8.tar.gz" (old spelling), "lightning-2.6.6.tar.gz",
 # "pytorch_lightning-2.6.6.tar.gz" (PEP 625); the distribution is the name less the version
@@ -103,7 +107,11 @@ def _pip_download(dist: str, version: str, cache: Path) -> None:
     print(f"Fetching the {dist} {version} sdist with pip into {cache}")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
            f"{dist}=={version}", "-d", str(cache)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # pip builds the metadata in an isolated env with the newest setuptools; pip >= 25.3 reads the
+    # build's constraints from PIP_BUILD_CONSTRAINT, older pips from PIP_CONSTRAINT (with --no-deps,
+    # the build is all it constrains)
+    env = {**os.environ, "PIP_CONSTRAINT": str(BUILD_CONSTRAINTS), "PIP_BUILD_CONSTRAINT": str(BUILD_CONSTRAINTS)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
