@@ -268,7 +268,7 @@ def _fake_release_runs(monkeypatch: pytest.MonkeyPatch, statuses: list[int]) -> 
         import_root, module = "src", "lightning"
 
     def run_in_tree(cmd, tree: Path, log: Path) -> int:
-        if "-c" in cmd:  # the import check
+        if "conformance.generation" in cmd:  # the import check
             return 0
         status = statuses.pop(0)
         log.write_text(f"FAILED conformance/test_ddp.py::test_x - run {len(statuses)}\n1 failed\n" if status
