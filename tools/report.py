@@ -282,7 +282,10 @@ def changes_at(cells: List[str], releases: List[str]) -> str:
 def history_section(gen: targets.Generation, results: Dict[Column, dict]) -> List[str]:
     """Upstream Lightning release by release, for a generation with upstream runs of more releases
     than the report's columns: each clause and each named scenario, and where it changed."""
-    releases = [t.name for t in targets.of_generation(gen) if (t.name, "upstream") in results]
+    ran = [t for t in targets.of_generation(gen) if (t.name, "upstream") in results]
+    # oldest first, a commit (master) after every release
+    releases = [t.name for t in sorted(ran, key=lambda t: (t.commit is not None,
+                                                           [int(n) for n in re.findall(r"\d+", t.name)]))]
     if not set(releases) - set(SHOWN):
         return []
     named = importlib.import_module(f"{gen.module}.named")
