@@ -37,6 +37,8 @@ HERE = Path(__file__).parent
 # the other generations' folders are not collected: they import another Lightning
 collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
                   if g != generation.target().generation]
+
+
 def pytest_addoption(parser):
     parser.addoption("--conformance-json", metavar="PATH",
                      help="write per-clause outcomes and named-scenario observations to PATH")

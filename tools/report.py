@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from conformance.clauses import CLAUSES
-from conformance.outcomes import NOT_APPLICABLE, PASS
+from conformance.outcomes import FAIL, NOT_APPLICABLE, PASS
 from tools import targets
 from tools.declared import per_change
 from tools.patchset.engine import REPO_ROOT
@@ -256,7 +256,7 @@ def generation_notes(clause: str) -> str:
     return f" ({said})" if said else ""
 
 
-OUTCOME_WORDS = {PASS: "passes", NOT_APPLICABLE: "n/a", "FAIL": "**fails**"}
+OUTCOME_WORDS = {PASS: "passes", NOT_APPLICABLE: "n/a", FAIL: "**fails**"}
 
 
 def history_cell(results: Optional[dict], clause: str, name: Optional[str] = None) -> str:
