@@ -259,24 +259,33 @@ def generation_notes(clause: str) -> str:
 OUTCOME_WORDS = {PASS: "passes", NOT_APPLICABLE: "n/a", FAIL: "**fails**"}
 
 
-def history_cell(results: Optional[dict], clause: str, name: Optional[str] = None) -> str:
-    """One release's outcome of a clause (or of its named scenario `name`), in a word."""
+def history_outcome(results: Optional[dict], clause: str, name: Optional[str] = None) -> Optional[str]:
+    """One release's outcome of a clause (or of its named scenario `name`); None where it did not run."""
     if results is None:
-        return "not run"
+        return None
+    if name is not None:
+        found = named_result(results, name, clause)
+        return found[0] if found else None
     entry = results["clauses"].get(clause)
-    if entry is None:
-        return "no test"
-    if name is None:
-        word = OUTCOME_WORDS[entry["outcome"]]
-        return word if entry["outcome"] == entry["expected"] else f"{word} (UNEXPECTED)"
-    return OUTCOME_WORDS[entry["named"][name]] if name in entry.get("named", {}) else "not run"
+    return entry["outcome"] if entry else None
 
 
-def changes_at(cells: List[str], releases: List[str]) -> str:
-    """The releases whose cell differs from the release before (runs only): where a clause changed."""
-    # the outcome, not whether it was expected, is what changes between releases
-    ran = [(r, c.removesuffix(" (UNEXPECTED)")) for r, c in zip(releases, cells) if c not in ("not run", "no test")]
-    return ", ".join(r for (_, before), (r, c) in zip(ran, ran[1:]) if c != before) or "-"
+def history_cell(results: Optional[dict], clause: str, name: Optional[str] = None) -> str:
+    """`history_outcome` in a word: "not run" without results (or without the named row), "no test"
+    where the release ran no test of the clause, marked where a clause's outcome was unexpected."""
+    outcome = history_outcome(results, clause, name)
+    if outcome is None:
+        return "no test" if results is not None and name is None else "not run"
+    entry = results["clauses"][clause]
+    unexpected = name is None and outcome != entry["expected"]
+    return OUTCOME_WORDS[outcome] + (" (UNEXPECTED)" if unexpected else "")
+
+
+def changes_at(outcomes: List[Optional[str]], releases: List[str]) -> str:
+    """The releases whose outcome differs from the release before (runs only): where a clause changed.
+    The outcome, not whether it was expected, is what changes between releases."""
+    ran = [(r, o) for r, o in zip(releases, outcomes) if o is not None]
+    return ", ".join(r for (_, before), (r, o) in zip(ran, ran[1:]) if o != before) or "-"
 
 
 def history_section(gen: targets.Generation, results: Dict[Column, dict]) -> List[str]:
@@ -294,13 +303,16 @@ def history_section(gen: targets.Generation, results: Dict[Column, dict]) -> Lis
              "The conformance suite on each release as published (checked against the release's own "
              "expectations); \"changes at\" names the releases where the outcome differs from the release before.",
              "", f"| clause | {heads} | changes at |", "| --- | " + "--- | " * len(releases) + "--- |"]
-    for clause in CLAUSES:
-        cells = [history_cell(results.get((r, "upstream")), clause) for r in releases]
-        lines.append(f"| `{clause}` | " + " | ".join(cells) + f" | {changes_at(cells, releases)} |")
+    upstream = [results.get((r, "upstream")) for r in releases]
+
+    def row(head: str, clause: str, name: Optional[str] = None) -> str:
+        cells = [history_cell(data, clause, name) for data in upstream]
+        changed = changes_at([history_outcome(data, clause, name) for data in upstream], releases)
+        return f"| {head} | " + " | ".join(cells) + f" | {changed} |"
+
+    lines += [row(f"`{clause}`", clause) for clause in CLAUSES]
     lines += ["", f"| named scenario | {heads} | changes at |", "| --- | " + "--- | " * len(releases) + "--- |"]
-    for name, (clause, _) in named.NAMED.items():
-        cells = [history_cell(results.get((r, "upstream")), clause, name) for r in releases]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {changes_at(cells, releases)} |")
+    lines += [row(name, clause, name) for name, (clause, _) in named.NAMED.items()]
     return lines + [""]
 
 
