@@ -77,11 +77,28 @@ def pytest_collection_modifyitems(config, items):
         item.user_properties.append(("clause", marker.args[0]))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test ended by `outcomes.skip_not_applicable` is NOT-APPLICABLE: a property of its report,
+    which xdist carries to the controller with the others."""
+    report = yield
+    if call.excinfo is not None and getattr(call.excinfo.value, "outcome", None) == outcomes.NOT_APPLICABLE:
+        report.user_properties.append(("outcome", outcomes.NOT_APPLICABLE))
+    return report
+
+
 def _outcome(report) -> str:
+    """PASS, FAIL or NOT-APPLICABLE; "" for a test skipped for another reason (not run)."""
     if report.skipped:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        return outcomes.NOT_APPLICABLE if outcomes.NOT_APPLICABLE_PREFIX in reason else ""
+        return dict(report.user_properties).get("outcome", "")
     return outcomes.FAIL if report.failed else outcomes.PASS
+
+
+def _crash_line(report) -> str:
+    """'AssertionError: ...': the first line of the exception a failed test (or its setup) ended with."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return (text.strip().splitlines() or [report.when])[0]
 
 
 class Tally:
@@ -96,6 +113,7 @@ class Tally:
         self.observations: dict = {}  # clause -> {named scenario: observation}
         self.named: dict = {}  # clause -> {named scenario: outcome}: the report reads its rows by name
         self.differential: Counter = Counter()  # "scenarios", "exercised:<change>", "alone:<change>", ...
+        self.failures: dict = {}  # nodeid -> the first line of what the test failed with, in the order they failed
         self.unexpected: list = []  # outcomes.Unexpected, at the end of the session
 
     def pytest_runtest_logreport(self, report):
@@ -103,6 +121,8 @@ class Tally:
         for key, count in props.get("scenarios", {}).items():
             self.scenarios[tuple(key.split(":", 1))] += count
         self.differential.update(props.get("differential", {}))
+        if report.failed:
+            self.failures.setdefault(report.nodeid, _crash_line(report))
         if "clause" in props and (report.when == "call" or report.outcome != "passed"):
             self.record(props, report)
 
@@ -179,8 +199,8 @@ class Tally:
                 "generation": generation.target().generation, "clauses": clauses,
                 "scenarios": {f"{f}:{r}": c for (f, r), c in sorted(self.scenarios.items())},
                 "differential": dict(sorted(self.differential.items())),
-                # the "unexpected results" summary, for tools that judge a run (tools.mutants)
-                "unexpected": [item.lines() for item in self.unexpected]}
+                # the "unexpected results" summary and the failed tests, for tools that judge a run (tools.mutants)
+                "unexpected": [item.lines() for item in self.unexpected], "failures": self.failures}
         path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
@@ -199,7 +219,7 @@ def _family(request) -> str:
 def run_scenario(request, tmp_path_factory):
     """Observe scenarios with the active generation's harness, each in a fresh directory;
     counts them per family and region. A scenario the target rejects makes the test
-    NOT-APPLICABLE (a skip whose reason says so)."""
+    NOT-APPLICABLE (`outcomes.skip_not_applicable`)."""
     observe = generation.folder().harness.observe
     with regions.counting(request, _family(request), generation.folder().strategies.region) as count:
         def run(scenario):
