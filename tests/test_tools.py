@@ -156,22 +156,31 @@ SUITE_TESTS = {
 }
 
 
-# the conformance suite's `--conformance-json`, whose "unexpected" list the tool reads; a suite made with
-# `unexpected_unless` reports an unexpected clause outcome (and fails the run, as the real suite does) on a
-# tree where that expression is false, although every test passes
+# the conformance suite's `--conformance-json`, whose "failures" and "unexpected" list the tool reads (as
+# conformance/conftest.py writes them); a suite made with `unexpected_unless` reports an unexpected clause
+# outcome (and fails the run, as the real suite does) on a tree where that expression is false, although
+# every test passes
 SUITE_CONFTEST = """import json
 
 from pytorch_lightning import core, trainer
+
+FAILURES = {{}}
 
 
 def pytest_addoption(parser):
     parser.addoption("--conformance-json")
 
 
+def pytest_runtest_logreport(report):
+    if report.failed:
+        FAILURES.setdefault(report.nodeid, report.longrepr.reprcrash.message.splitlines()[0])
+
+
 def pytest_sessionfinish(session, exitstatus):
     unexpected = [] if {condition} else [{line!r}]
     with open(session.config.getoption("--conformance-json"), "w") as out:
-        json.dump({{"unexpected": [[line, "    NOT-APPLICABLE: test_x"] for line in unexpected]}}, out)
+        json.dump({{"unexpected": [[line, "    NOT-APPLICABLE: test_x"] for line in unexpected],
+                   "failures": FAILURES}}, out)
     if unexpected:
         session.exitstatus = 1
 """
@@ -188,7 +197,7 @@ def write_suite(where: Path, which: list[str], unexpected_unless: str = "True") 
 
 def run_mutants(dependent_set: Path, suite: Path, work: Path) -> subprocess.CompletedProcess:
     return run(*MUTANTS, "--version", FAKE_VERSION, "--patches", dependent_set / "patches",
-               "--cache", dependent_set / "sdist", "--workdir", work, "--suite", suite, "--profile=")
+               "--cache", dependent_set / "sdist", "--workdir", work, "--suite", suite, "--profile=", "--jobs", "2")
 
 
 def test_mutants_kills_every_code_patch_and_names_dependencies(dependent_set: Path, tmp_path: Path) -> None:
@@ -200,14 +209,17 @@ def test_mutants_kills_every_code_patch_and_names_dependencies(dependent_set: Pa
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in out.splitlines() if line.startswith("| ")}
     assert rows["control"][:2] == ["nothing", "passed"]
-    # the first failing test, as JUnit names it (the module part depends on pytest's rootdir)
-    assert rows["0001"][:2] == ["0001, 0002", "killed"] and rows["0001"][2].endswith("test_fake::test_a")
-    assert rows["0002"][:2] == ["0002", "killed"] and rows["0002"][2].endswith("test_fake::test_b")
-    assert rows["0003"][:2] == ["0003", "killed"] and rows["0003"][2].endswith("test_fake::test_c")
+    # the first failing test, by its node id in the suite's JSON (the path part depends on pytest's rootdir)
+    assert rows["0001"][:2] == ["0001, 0002", "killed"] and rows["0001"][2].endswith("test_fake.py::test_a")
+    assert rows["0002"][:2] == ["0002", "killed"] and rows["0002"][2].endswith("test_fake.py::test_b")
+    assert rows["0003"][:2] == ["0003", "killed"] and rows["0003"][2].endswith("test_fake.py::test_c")
     assert rows["0004"][1:3] == ["not a mutant", "touches no code (only CHANGELOG.md, docs/)"]
-    # one line per finished run: n/N, the result, elapsed time and what is left
-    assert re.search(r"^\[1/4\] control: passed .*\(elapsed \d+m\d\ds, ~\d+m\d\ds left\)$", out, re.M), out
-    assert re.search(r"^\[4/4\] 0003: killed: .*\(elapsed \d+m\d\ds, done\)$", out, re.M), out
+    # one line per finished run (they run two at a time, in the order they finish): n/N, the result,
+    # elapsed time and what is left
+    assert re.search(r"^\[[1-4]/4\] control: passed .*\(elapsed \d+m\d\ds, (~\d+m\d\ds left|done)\)$", out, re.M), out
+    assert re.search(r"^\[[1-4]/4\] 0003: killed: .*\(elapsed \d+m\d\ds, (~\d+m\d\ds left|done)\)$", out, re.M), out
+    assert [int(n) for n in re.findall(r"^\[(\d)/4\] ", out, re.M)] == [1, 2, 3, 4], out
+    assert re.search(r"^\[4/4\] .*, done\)$", out, re.M), out
     assert "All 3 mutants killed" in out
 
 
@@ -228,7 +240,7 @@ def test_mutants_fails_when_the_control_fails(dependent_set: Path, tmp_path: Pat
     # CI keeps a log's tail: the failing test and the first line of its error end the output
     tail = proc.stdout.rstrip().splitlines()[-2:]
     assert tail[0] == "control (error):" and tail[1].startswith("  ") and tail[1].endswith(
-        "test_broken::test_broken: AssertionError: one is not two"), tail
+        "test_broken.py::test_broken: AssertionError: one is not two"), tail
 
 
 def test_mutants_treats_no_tests_as_an_error(dependent_set: Path, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Mutation check of the conformance suite: leave out one rfc patch at a time.
 
-    python tools/mutants.py [--version 1.3.8] [--workdir build/mutants]
+    python tools/mutants.py [--version 1.3.8] [--workdir build/mutants] [--jobs N]
                             [--profile explicit] [-- EXTRA PYTEST ARGS]
 
 For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
@@ -18,17 +18,19 @@ Before the mutants, a control run on the complete tree (all rfc + compat) must
 pass, otherwise "killed" would mean nothing.
 
 Trees are built from one extracted sdist with the apply engine
-(`apply_series(tree, without=...)`); mutants run sequentially. Exit status: 0 iff the
+(`apply_series(tree, without=...)`); the runs go `--jobs` at a time (default: one per core), the
+control among them, each a pytest process of its own. Exit status: 0 iff the
 control passed and every mutant was killed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
-import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -101,60 +103,36 @@ def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Pa
     return "\n".join(log) + "\n"
 
 
-def run_suite(tree: Path, suite: str, profile: str, junit: Path, log: Path,
+def run_suite(tree: Path, suite: str, profile: str, outcomes: Path, log: Path,
               extra: Sequence[str]) -> tuple[int, str]:
     """Run the conformance suite on the tree importable from `tree`; (pytest exit code, first failing test or '')."""
-    outcomes = junit.with_suffix(".json")
     cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider",
-           f"--junitxml={junit}", f"--conformance-json={outcomes}",
-           *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
-    return run_in_tree(cmd, tree, log), first_failure(junit) or first_unexpected(outcomes)
+           f"--conformance-json={outcomes}", *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
+    return run_in_tree(cmd, tree, log), first_failure(outcomes)
 
 
-def first_unexpected(outcomes: Path) -> str:
-    """'unexpected: <clause>: expected X, got Y' for the first unexpected clause outcome of a run, read
-    from the suite's JSON (`--conformance-json`).
+def read_run(outcomes: Path) -> dict:
+    """The suite's JSON (`--conformance-json`) of a run; {} where the run wrote none (it did not get that far)."""
+    try:
+        return json.loads(outcomes.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def first_failure(outcomes: Path) -> str:
+    """'failed: <test>' for the first failed test of a run, else 'unexpected: <clause>: expected X, got Y'
+    for its first unexpected clause outcome, else ''.
 
     A mutant can fail no test and still not conform: without the patch that adds an argument
     every scenario using it is NOT-APPLICABLE, where the patched tree expects PASS."""
-    try:
-        found = json.loads(outcomes.read_text(encoding="utf-8")).get("unexpected", [])
-    except (OSError, ValueError):
-        return ""
-    return f"unexpected: {found[0][0]}" if found else ""
+    run = read_run(outcomes)
+    failed, unexpected = list(run.get("failures", {})), run.get("unexpected", [])
+    return f"failed: {failed[0]}" if failed else f"unexpected: {unexpected[0][0]}" if unexpected else ""
 
 
-def first_failure(junit: Path) -> str:
-    """'failed: <test>' or 'error: <test>' for the first bad testcase in a JUnit XML file."""
-    if not junit.is_file():
-        return ""
-    try:
-        root = ET.parse(junit).getroot()
-    except ET.ParseError:
-        return ""
-    for case in root.iter("testcase"):
-        name = "::".join(filter(None, [case.get("classname"), case.get("name")]))
-        if case.find("failure") is not None:
-            return f"failed: {name}"
-        if case.find("error") is not None:
-            return f"error: {name}"
-    return ""
-
-
-def failures(junit: Path) -> list[str]:
-    """'<test>: <first line of its error>' for each failed or errored testcase in a JUnit XML file."""
-    try:
-        root = ET.parse(junit).getroot()
-    except (OSError, ET.ParseError):
-        return []
-    found = []
-    for case in root.iter("testcase"):
-        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
-        if bad is not None:
-            name = "::".join(filter(None, [case.get("classname"), case.get("name")]))
-            message = (bad.get("message") or bad.text or "").strip().splitlines()
-            found.append(f"{name}: {message[0] if message else bad.tag}")
-    return found
+def failures(outcomes: Path) -> list[str]:
+    """'<test>: <first line of its error>' for each failed test of a run."""
+    return [f"{nodeid}: {line}" for nodeid, line in read_run(outcomes).get("failures", {}).items()]
 
 
 def run_name(m: Mutant) -> str:
@@ -190,6 +168,34 @@ def table(rows: list[Mutant]) -> str:
     return markdown_table(head, body)
 
 
+def describe(m: Mutant) -> None:
+    """What a run leaves out, said before the runs start."""
+    what = "complete tree (all rfc + compat), must pass" if m.patch is None else f"without {m.patch.name}"
+    print(f"{run_name(m)}: {what}", flush=True)
+    if m.dependents:
+        deps = ", ".join(p.number for p in m.dependents)
+        verb = "depends" if len(m.dependents) == 1 else "depend"
+        print(f"      {m.patch.number} left out; {deps} {verb} on it and "
+              f"{'was' if len(m.dependents) == 1 else 'were'} left out too", flush=True)
+
+
+def run_mutant(m: Mutant, args: argparse.Namespace, base: Path, import_root: str) -> Mutant:
+    """Build the run's tree and run the suite on it; `m` judged, with its time."""
+    start = time.monotonic()
+    name, work = run_name(m), args.workdir
+    tree = work / name
+    try:
+        (work / f"{name}.build.log").write_text(build_tree(args.patches, base, tree, m.left_out), encoding="utf-8")
+    except (PatchsetError, OSError) as exc:
+        m.result, m.detail = "error", f"tree does not build: {exc}"
+    else:
+        status, first = run_suite(tree / import_root, args.suite, args.profile,
+                                  work / f"{name}.json", work / f"{name}.log", args.pytest_args)
+        judge(m, status, first, control=m.patch is None)
+    m.seconds = time.monotonic() - start
+    return m
+
+
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="tools/mutants.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", default=DEFAULT_VERSION)
@@ -202,6 +208,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--suite", default="conformance",
                     help="test path given to pytest, run from the repo root (default: conformance)")
     ap.add_argument("--only", action="append", metavar="NNNN", help="run only this patch's mutant")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="runs at a time, each one pytest process (default: one per core)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     return ap.parse_args(argv)
 
@@ -237,31 +245,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         mutants.append(m)
     runs = [Mutant(None)] + [m for m in mutants if m.code]  # type: ignore[arg-type]
 
-    progress = Progress(len(runs))
     for m in runs:
-        name = run_name(m)
-        what = "complete tree (all rfc + compat), must pass" if m.patch is None else \
-            f"without {m.patch.name}"
-        print(f"{name}: {what}", flush=True)
-        if m.dependents:
-            deps = ", ".join(p.number for p in m.dependents)
-            verb = "depends" if len(m.dependents) == 1 else "depend"
-            print(f"      {m.patch.number} left out; {deps} {verb} on it and "
-                  f"{'was' if len(m.dependents) == 1 else 'were'} left out too", flush=True)
-        start = time.monotonic()
-        tree = work / name
-        try:
-            (work / f"{name}.build.log").write_text(build_tree(args.patches, base, tree, m.left_out),
-                                                    encoding="utf-8")
-        except (PatchsetError, OSError) as exc:
-            m.result, m.detail = "error", f"tree does not build: {exc}"
-        else:
-            status, first = run_suite(tree / layout.import_root, args.suite, args.profile,
-                                      work / f"{name}.xml", work / f"{name}.log", args.pytest_args)
-            judge(m, status, first, control=m.patch is None)
-        m.seconds = time.monotonic() - start
-        print(progress.finished(f"{name}: {m.result}{': ' + m.detail if m.detail else ''} ({m.seconds:.1f}s; "
-                                f"log {work / (name + '.log')})"), flush=True)
+        describe(m)
+    progress = Progress(len(runs))
+    # each run is one pytest process on its own tree: `--jobs` of them at a time keep the cores busy
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for m in as_completed([pool.submit(run_mutant, m, args, base, layout.import_root) for m in runs]):
+            m = m.result()
+            print(progress.finished(f"{run_name(m)}: {m.result}{': ' + m.detail if m.detail else ''} "
+                                    f"({m.seconds:.1f}s; log {work / (run_name(m) + '.log')})"), flush=True)
 
     bad = [m for m in runs if m.result not in ("killed", "passed")]
     status = print_verdict(table([runs[0]] + mutants), [run_name(m) for m in bad],
@@ -269,7 +261,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            f"survived or errored; see the logs in {work}")
     # last, so that a log's tail (all CI keeps) names the failing tests and what they died of
     for m in bad:
-        print(f"{run_name(m)} ({m.result}):", *(failures(work / f"{run_name(m)}.xml") or [m.detail]), sep="\n  ")
+        print(f"{run_name(m)} ({m.result}):", *(failures(work / f"{run_name(m)}.json") or [m.detail]), sep="\n  ")
     return status
 
 
