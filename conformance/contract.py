@@ -17,7 +17,6 @@ from typing import Any, Callable, Protocol, runtime_checkable
 class Model(Protocol):
     """The reference model: the contract as an executable spec (no Lightning import)."""
     predict: Callable[..., Any]          # Scenario -> Observation
-    unchanged: Callable[..., bool]       # Scenario -> is it a scenario where upstream must agree
 
 
 @runtime_checkable
@@ -70,9 +69,11 @@ class Ddp(Protocol):
 
 @runtime_checkable
 class Clauses(Protocol):
-    """The generation's word on the clauses of `conformance/clauses.py` (plain data: the report reads it)."""
+    """The generation's word on the clauses of `conformance/clauses.py` (plain data and predicates over
+    scenarios, no Lightning import: the report reads it; the strategies and the model both use it)."""
     NOTES: dict                          # clause -> what the generation says beyond the common text
     NOT_APPLICABLE: dict                 # clause -> why no test of the generation checks it
+    unchanged: Callable[..., bool]       # Scenario -> is it in the `unchanged` clause's domain (upstream must agree)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,6 @@ def forced_calls_as_predicted(observed: Observation, scenario: Scenario, clause:
 
 
 def unchanged(observed: Observation, scenario: Scenario, clause: str) -> None:
-    """Where upstream and patched must agree (the model's `unchanged`), the run is the model's."""
-    assert generation.folder().model.unchanged(scenario), "not a scenario where upstream must agree"
+    """Where upstream and patched must agree (the clause's domain, `clauses.unchanged`), the run is the model's."""
+    assert generation.folder().clauses.unchanged(scenario), "not a scenario where upstream must agree"
     conforms(observed, scenario, clause)

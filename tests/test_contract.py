@@ -43,10 +43,10 @@ def test_every_registered_folder_meets_the_contract(generation: targets.Generati
 
 
 def test_a_folder_without_a_name_of_the_contract_is_caught() -> None:
-    # control: the model of a folder that forgot `unchanged`
-    source = (REPO / "conformance" / "lightning_2_6" / "model.py").read_text()
+    # control: the clauses of a folder that forgot `unchanged`
+    source = (REPO / "conformance" / "lightning_2_6" / "clauses.py").read_text()
     broken = re.sub(r"^def unchanged\(", "def unchanged_renamed(", source, flags=re.M)
-    assert lacking(broken, contract.Model) == ["unchanged"]
+    assert lacking(broken, contract.Clauses) == ["unchanged"]
 
 
 def test_the_core_reaches_a_folder_only_through_the_contract() -> None:
@@ -65,6 +65,35 @@ def test_loading_names_what_a_module_lacks(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setitem(sys.modules, "fake_folder", types.ModuleType("fake_folder"))
     assert contract.load("fake_folder").ddp is sys.modules["fake_folder.ddp"]
-    del sys.modules["fake_folder.model"].unchanged
-    with pytest.raises(TypeError, match=r"fake_folder.model does not meet the contract: it lacks unchanged"):
+    del sys.modules["fake_folder.clauses"].unchanged
+    with pytest.raises(TypeError, match=r"fake_folder.clauses does not meet the contract: it lacks unchanged"):
         contract.load("fake_folder")
+
+
+def imported_modules(source: str) -> set[str]:
+    """The dotted names of the modules a source imports (`from a import b` counts as a.b and a)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def oracle_imports(source: str) -> set[str]:
+    """The reference models that a generator's source imports: its own folder's or another's."""
+    return {name for name in imported_modules(source) if name.startswith("conformance.lightning_")
+            and name.endswith(".model")}
+
+
+@pytest.mark.parametrize("generation", targets.GENERATIONS, ids=lambda g: g.folder)
+def test_the_generators_do_not_ask_the_reference_model(generation: targets.Generation) -> None:
+    # strategies filter and name by the clauses' predicates (clauses.py): a generator that asks the oracle
+    # draws the model's own picture of the space, and a wrong model would narrow what tests it
+    for name in ("strategies", "clauses"):
+        source = (REPO / "conformance" / generation.folder / f"{name}.py").read_text()
+        assert oracle_imports(source) == set(), f"{generation.folder}/{name}.py"
+    # control: the import the 2.6 strategies had
+    assert oracle_imports("from conformance.lightning_2_6 import model\n") == \
+        {"conformance.lightning_2_6.model"}

@@ -1,8 +1,11 @@
 """What the 1.3 generation says of the clauses beyond `conformance/clauses.py`, and which it does not test.
 
 `NOTES`: the 1.3 wording where it says more than the common text. `NOT_APPLICABLE`: the clauses
-no 1.3 test checks, each with the reason (the run's JSON and the report show it).
+no 1.3 test checks, each with the reason (the run's JSON and the report show it). `unchanged`:
+the `unchanged` clause's domain, which the strategies draw from and the model is judged in.
 """
+from conformance.rules import without_validation
+from conformance.scenario import Scenario
 
 NOTES = {
     "hook-api": "1.3's Trainer also dispatches the hook (it has a method per callback hook)",
@@ -30,3 +33,20 @@ NOT_APPLICABLE = {
         rule="R6", why="the hook fires where 1.3.8's own `should_train_only` says, the value by which every "
                        "rank already decides to skip validation"),
 }
+
+
+# the `unchanged` clause: the loop settings under which upstream must agree (validation at the end of every
+# epoch, ending on an epoch boundary); the strategies build such scenarios from this
+UNCHANGED = dict(check_val_every_n_epoch=1, val_check_interval=1.0, max_steps=None, stop_at_step=None,
+                 resume_max_epochs=None)
+
+
+def unchanged(scenario: Scenario) -> bool:
+    """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (the `unchanged` clause).
+
+    Validation runs at the end of every epoch, the run ends on an epoch boundary and no RFC
+    argument is used. Upstream's train-end save is then never reachable: it goes through
+    `on_validation_end` at the last step, which the last epoch's validation already handled.
+    """
+    return (not without_validation(scenario) and not scenario.uses_rfc_arguments
+            and all(getattr(scenario, key) == value for key, value in UNCHANGED.items()))

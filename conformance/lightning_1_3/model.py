@@ -6,7 +6,7 @@ the checkpoint files with the `epoch` and `global_step` stored in them, where
 `fit` raised. It simulates the training loop of Lightning 1.3.8 with the RFC applied;
 the comments name the contract clause each rule comes from.
 
-`unchanged(scenario)` says where upstream Lightning must show the very same thing.
+Where upstream Lightning must show the very same thing is `clauses.unchanged(scenario)`.
 """
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
@@ -343,20 +343,3 @@ def dispatched(obs: Observation) -> Observation:
     trace = tuple(e for e in obs.trace if not e[0].endswith(FORCED_CALL))
     resumed = dispatched(obs.resumed) if obs.resumed else None
     return replace(obs, trace=trace, resumed=resumed)
-
-
-# the `unchanged` clause: the loop settings under which upstream must agree (validation at the end of every
-# epoch, ending on an epoch boundary); the strategies build such scenarios from this
-UNCHANGED = dict(check_val_every_n_epoch=1, val_check_interval=1.0, max_steps=None, stop_at_step=None,
-                 resume_max_epochs=None)
-
-
-def unchanged(scenario: Scenario) -> bool:
-    """Where upstream 1.3.x must observe what the model predicts, up to `dispatched` (the `unchanged` clause).
-
-    Validation runs at the end of every epoch, the run ends on an epoch boundary and no RFC
-    argument is used. Upstream's train-end save is then never reachable: it goes through
-    `on_validation_end` at the last step, which the last epoch's validation already handled.
-    """
-    return (not without_validation(scenario) and not scenario.uses_rfc_arguments
-            and all(getattr(scenario, key) == value for key, value in UNCHANGED.items()))

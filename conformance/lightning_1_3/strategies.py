@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from conformance import knobs
 from conformance import strategies as core
-from conformance.lightning_1_3.model import UNCHANGED, unchanged
+from conformance.lightning_1_3.clauses import UNCHANGED, unchanged
 from conformance.rules import without_validation
 from conformance.scenario import Checkpoint, Scenario
 
@@ -70,7 +70,7 @@ def _unchanged_candidates(draw) -> Scenario:
 
 
 def unchanged_scenarios() -> st.SearchStrategy:
-    """Where upstream must agree, as the model's `unchanged` says: validated scenarios without
+    """Where upstream must agree, as the clause's domain (`clauses.unchanged`) says: validated scenarios without
     RFC arguments, set to its UNCHANGED settings, with or without a training failure."""
     return _unchanged_candidates().filter(unchanged)
 

@@ -10,16 +10,16 @@ that becomes an error once validation has run; `save_on_exception`; `KeyboardInt
 -> `SystemExit(1)`) and adds the contract of the 2.6 series issue; the comments name the
 clause each rule comes from.
 
-`upstream(scenario)` is the same simulation without the series: what 2.6.6 does.
-`unchanged(scenario)` says where the two must agree (the `unchanged` clause).
+`upstream(scenario)` is the same simulation without the series: what 2.6.6 does. Where the two
+must agree is `clauses.unchanged(scenario)` (the `unchanged` clause's domain).
 """
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from conformance.rules import (
     Patience, Raised, TopK, early_stopping_check, enable_validation, val_batches, val_check_batch,
-    versioned_name, without_validation,
+    versioned_name,
 )
 from conformance.scenario import (
     FORCED_CALL, MODULE, NEW_HOOK, SANITY, SAVE, TRAIN_METRIC, VAL_METRIC, Checkpoint, Event, Observation,
@@ -657,53 +657,3 @@ def _write(run: Run, c: CheckpointState, name: str) -> None:
         "checkpoints": [x.state_dict() for x in run.checkpoints],
         "patience": copy.copy(run.patience), "stopped_epoch": run.stopped_epoch,
     }
-
-
-# ---------------------------------------------------------------- where upstream agrees
-
-
-def unchanged(scenario: Scenario) -> bool:
-    """The `unchanged` clause: where upstream 2.6.6 must observe what the model predicts.
-
-    The clause names runs with validation at the end of every epoch and none of the new
-    arguments. The contract's terms say more: a run that has a validation loop (even one that
-    validates only every 2nd epoch, or mid-epoch) never sees the new hook and behaves exactly
-    as 2.6.6 does. So: any run with validation batches, and none of the new arguments.
-    """
-    return not without_validation(scenario) and not scenario.uses_rfc_arguments
-
-
-def gaps(scenario: Scenario) -> set:
-    """Which of the measured gaps G1-G3 of the 2.6 series issue a scenario is in.
-
-    G1: a run without validation with a ModelCheckpoint that 2.6.6 lets save at epoch ends
-        only in `on_validation_end` (`save_on_train_epoch_end=None` with
-        `check_val_every_n_epoch != 1`; an explicit `False` only with an explicit
-        `every_n_train_epochs >= 1`, R1).
-    G2: a run without validation with an EarlyStopping that 2.6.6 lets check only in
-        `on_validation_end` (its `check_on_train_epoch_end=None` resolves to False; an explicit
-        `False` keeps its meaning, R1).
-    G3: a train-end trigger where 2.6.6's newest file of that callback is older than the final step.
-    """
-    s = scenario
-    found = set()
-    if without_validation(s):
-        for c in s.checkpoints:
-            if c.save_on_train_epoch_end is None:
-                closed = s.check_val_every_n_epoch != 1
-            else:
-                closed = c.save_on_train_epoch_end is False and (c.every_n_train_epochs or 0) >= 1
-            if closed and not c.every_n_train_steps:
-                found.add("G1")
-        es = s.early_stopping
-        if es is not None and es.check_on_train_epoch_end is None and not _es_on_train_epoch_end(s):
-            found.add("G2")
-    if any(c.trigger_on_train_end for c in s.checkpoints) and s.failure is None:
-        base = replace(s, checkpoints=tuple(replace(c, every_n_train_epochs=None, trigger_on_train_end=None)
-                                            for c in s.checkpoints))
-        obs = upstream(base)
-        for i, c in enumerate(s.checkpoints):
-            steps = [step for key, (_, step) in obs.files.items() if key.startswith(checkpoint_key(i, ""))]
-            if c.trigger_on_train_end and obs.raised is None and obs.final_step > max(steps, default=0):
-                found.add("G3")
-    return found

@@ -2,10 +2,11 @@
 
 Every strategy builds only configurations that 2.6 accepts (the argument checks of
 ModelCheckpoint are tested on their own in test_api.py); `region` names the part of the
-space a scenario falls in, with the measured gaps G1-G3 of the 2.6 series issue named as
-such, so that the suite can count how often each part was hit. The strategies of the revised
-contract (R1-R5) draw their cases without asking the model: two callbacks with one state key
-are drawn too, and the model says what the Trainer does with them.
+space a scenario falls in, with the measured gaps G1 and G2 of the 2.6 series issue named as
+such (`clauses.gaps`), so that the suite can count how often each part was hit. No strategy asks
+the reference model: they filter and name by the clauses' own predicates (`clauses.py`), and the
+strategies of the revised contract (R1-R5) draw their cases as they come: two callbacks with one
+state key are drawn too, and the model says what the Trainer does with them.
 """
 from dataclasses import replace
 from functools import lru_cache
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from conformance import generation, knobs
 from conformance import strategies as core
 from conformance import rules
-from conformance.lightning_2_6 import model
+from conformance.lightning_2_6 import clauses
 from conformance.scenario import MISSING_METRIC, TRAIN_METRIC, VAL_METRIC, Checkpoint, Scenario, takes
 
 
@@ -94,10 +95,10 @@ def nothing_trained(draw) -> Scenario:
 
 
 def region(scenario: Scenario) -> str:
-    """A coarse name for the part of the scenario space a scenario is in; G1-G3 are the measured gaps."""
+    """A coarse name for the part of the scenario space a scenario is in; G1 and G2 are measured gaps."""
     s = scenario
     extra = ["empty-val"] if rules.enable_validation(s) and rules.val_batches(s) == 0 else []
-    extra += sorted(model.gaps(s))
+    extra += sorted(clauses.gaps(s))
     extra += [name for name, found in _revised_regions(s) if found]
     if s.max_epochs == 0 or s.max_steps == 0:
         extra.append("nothing-trained")
@@ -130,8 +131,8 @@ def _validated_upstream_scenarios(draw) -> Scenario:
 
 
 def unchanged_scenarios():
-    """Where upstream must agree. The rule is `model.unchanged`'s, not re-encoded here."""
-    return _validated_upstream_scenarios().filter(model.unchanged)
+    """Where upstream must agree. The rule is the clause's domain (`clauses.unchanged`), not re-encoded here."""
+    return _validated_upstream_scenarios().filter(clauses.unchanged)
 
 
 # ---------------------------------------------------------------- the revised contract, R1-R5
