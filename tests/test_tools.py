@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import subprocess
@@ -385,3 +386,24 @@ def test_every_env_with_torch_checks_it_is_the_cpu_build() -> None:
     broken = text.replace("commands_pre = {[torch]check}\ncommands =\n    python -m tools.mutants {posargs}",
                           "commands =\n    python -m tools.mutants {posargs}")
     assert envs_without_the_cpu_check(broken) == ["testenv:mutants"]
+
+
+def test_tox_failures_prints_the_end_of_each_failed_env(tmp_path: Path) -> None:
+    # the shape of tox 4's --result-json: one failed env (its second command failed), one that passed
+    command = {"command": ["python", "-m", "pytest"], "retcode": 1, "err": "",
+               "output": "".join(f"line {i}\n" for i in range(100)) + "FAILED test_x.py::test_y - AssertionError\n"}
+    result = {"testenvs": {
+        "patched": {"result": {"success": False}, "setup": [{"command": ["pip"], "retcode": 0, "output": "ok"}],
+                    "test": [command]},
+        "upstream": {"result": {"success": True}, "test": [{**command, "retcode": 0}]},
+    }}
+    (tmp_path / "result.json").write_text(json.dumps(result))
+    proc = run("-m", "tools.tox_failures", tmp_path / "result.json", "--lines", "5")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "===== patched failed: python -m pytest (exit 1)"
+    assert lines[1:] == ["  line 96", "  line 97", "  line 98", "  line 99",
+                         "  FAILED test_x.py::test_y - AssertionError"]
+    assert "upstream" not in proc.stdout
+    bad = run("-m", "tools.tox_failures", tmp_path / "missing.json")
+    assert bad.returncode == 1 and "cannot read" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,6 +1,6 @@
 """Mutation check of the conformance suite: leave out one rfc patch at a time.
 
-    python tools/mutants.py [--version 1.3.8] [--workdir build/mutants] [--jobs N]
+    python tools/mutants.py [--version 1.3.8] [--workdir build/mutants/1.3.8] [--jobs N]
                             [--profile explicit] [-- EXTRA PYTEST ARGS]
 
 For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
@@ -201,8 +201,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--version", default=DEFAULT_VERSION)
     add_patches_option(ap)
     add_cache_option(ap)
-    ap.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "mutants",
-                    help="trees and logs (replaced on each run; default: build/mutants)")
+    ap.add_argument("--workdir", type=Path,
+                    help="trees and logs (replaced on each run; default: build/mutants/<version>, so that "
+                         "the mutants of two releases can run at the same time)")
     ap.add_argument("--profile", default="explicit",
                     help="hypothesis profile (default: explicit; empty: pass none)")
     ap.add_argument("--suite", default="conformance",
@@ -211,7 +212,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="runs at a time, each one pytest process (default: one per core)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.workdir = args.workdir or REPO_ROOT / "build" / "mutants" / args.version
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

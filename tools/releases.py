@@ -1,6 +1,6 @@
 """Apply, import and the pinned scenarios on every supported release of one generation.
 
-    python -m tools.releases [--generation 1.3] [--workdir build/releases] [--only VERSION ...]
+    python -m tools.releases [--generation 1.3] [--workdir build/releases/1.3] [--only VERSION ...]
                              [--profile explicit] [--reruns N] [-- EXTRA PYTEST ARGS]
 
 For every release of the generation that the registry (tools/targets.py) gives the `releases`
@@ -22,7 +22,7 @@ shared through patches/versions.map), and for every sdist pinned for it (2.6.6: 
 All releases share the interpreter running this script (one venv with the
 generation's conformance requirements); nothing is installed. Releases are
 checked `--jobs` at a time (default: one per core), each in subprocesses. Trees and logs are kept
-in build/releases/. It ends with a table, then the failed tests of every failed or flaky
+in build/releases/<generation>/. It ends with a table, then the failed tests of every failed or flaky
 release (pytest's FAILED lines: a CI log keeps only its tail), and exits 1 if any release
 failed a step; every release is tried even when an earlier one fails.
 """
@@ -119,8 +119,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--generation", default="1.3", help="the releases of this major.minor (default: 1.3)")
     add_patches_option(ap)
     add_cache_option(ap)
-    ap.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "releases",
-                    help="trees and logs (replaced on each run; default: build/releases)")
+    ap.add_argument("--workdir", type=Path,
+                    help="trees and logs (replaced on each run; default: build/releases/<generation>, "
+                         "so that two generations can be checked at the same time)")
     ap.add_argument("--profile", default="explicit", help="hypothesis profile (default: explicit)")
     ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
@@ -129,7 +130,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="run a release's failed conformance run again up to N times; a pass on a rerun is "
                          "reported as flaky, with the tests that failed (default: 0)")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.workdir = args.workdir or REPO_ROOT / "build" / "releases" / args.generation
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

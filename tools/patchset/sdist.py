@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -83,15 +84,24 @@ def sha256_file(path: Path) -> str:
 
 
 def fetch(patches_root: Path, version: str, cache: Path, dist: Optional[str] = None) -> Path:
-    """Return the verified sdist in cache, downloading it with pip if needed."""
+    """Return the verified sdist in cache, downloading it with pip if needed.
+
+    Under a lock on the cache: envs that run at the same time (`tox run-parallel`) share it, and pip
+    writes a download in place, where another process would read a part of it."""
     pin = read_pin(patches_root, version, dist)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch(pin, version, cache)
+
+
+def _fetch(pin: Pin, version: str, cache: Path) -> Path:
     tarball = cache / pin.filename
     if tarball.is_file():
         if sha256_file(tarball) == pin.sha256:
             return tarball
         print(f"Cached {tarball.name} does not match {SHA_FILE}; downloading again")
         tarball.unlink()
-    cache.mkdir(parents=True, exist_ok=True)
     _pip_download(pin.dist, version, cache)
     if not tarball.is_file():
         raise PatchsetError(f"pip download did not produce {tarball}")
