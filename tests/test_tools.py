@@ -329,6 +329,23 @@ def test_releases_ends_with_the_failing_tests(tmp_path: Path, monkeypatch: pytes
     assert out[-2:] == ["lightning 2.6.0 (examples.log):", "  FAILED conformance/test_ddp.py::test_x - run 0"]
 
 
+def test_releases_skip_patched_leaves_the_releases_with_a_patched_env_to_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # 2.6.5 has no patched env: checked; 2.6.6's lightning sdist has patched-2.6.6: not run again, said so;
+    # 2.6.6's pytorch-lightning sdist is in no other env: checked
+    _fake_release_runs(monkeypatch, [0, 0])
+    status = releases.main(["--generation", "2.6", "--only", "2.6.5", "--only", "2.6.6", "--skip-patched",
+                            "--workdir", str(tmp_path / "work"), "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out.splitlines()
+            if line.startswith("| ") and "sdist" not in line}
+    assert rows == {"lightning 2.6.5": "passed", "lightning 2.6.6": "in its patched env",
+                    "pytorch-lightning 2.6.6": "passed"}, out
+    assert "lightning 2.6.6: in the patched-2.6.6 env" in out
+    assert "(1 in their patched envs)" in out
+
+
 def test_progress_line_says_n_of_total_elapsed_and_what_is_left() -> None:
     from tools.progress import Progress
 

@@ -1,7 +1,7 @@
 """Apply, import and the pinned scenarios on every supported release of one generation.
 
     python -m tools.releases [--generation 1.3] [--workdir build/releases/1.3] [--only VERSION ...]
-                             [--profile explicit] [--reruns N] [-- EXTRA PYTEST ARGS]
+                             [--skip-patched] [--profile explicit] [--reruns N] [-- EXTRA PYTEST ARGS]
 
 For every release of the generation that the registry (tools/targets.py) gives the `releases`
 role (1.3: 1.3.0 ... 1.3.8, 1.3.7.post0 included; 2.6: 2.6.0 ... 2.6.6; their own series or one
@@ -18,6 +18,10 @@ shared through patches/versions.map), and for every sdist pinned for it (2.6.6: 
    expectation files of that release. With `--reruns N` a failed run is run again, up to N
    times: a pass on a rerun makes the release "flaky", which the table says and which does
    not fail the tool; the tests that failed are listed at the end either way.
+
+With `--skip-patched` (tox's `releases` envs) the default sdist of a release that has a patched env
+in tox's default list is not checked again: that env does all three steps, the third with the ci
+profile, whose explicit phase is the same pinned scenarios. The table says which env has it.
 
 All releases share the interpreter running this script (one venv with the
 generation's conformance requirements); nothing is installed. Releases are
@@ -47,7 +51,8 @@ from tools.progress import Progress
 from tools.tables import markdown_table, print_verdict
 
 FLAKY = "flaky"  # the pinned scenarios failed, and passed on a rerun
-RESULTS = {"ok": "passed", FLAKY: "passed on a rerun (flaky)"}  # the steps that are no failure
+COVERED = "covered"  # --skip-patched: a default env of the release checks the same (and more)
+RESULTS = {"ok": "passed", FLAKY: "passed on a rerun (flaky)", COVERED: "in its patched env"}  # no failure
 
 
 def last_lines(log: Path, count: int = 1) -> list[str]:
@@ -126,6 +131,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--only", action="append", metavar="VERSION", help="check only this release")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="releases checked at the same time (default: one per core)")
+    ap.add_argument("--skip-patched", action="store_true",
+                    help="skip the default sdist of each release that has a patched env in tox's default list "
+                         "(patched, patched-1.3.0, ...): that env applies the same series, imports the tree and "
+                         "runs the suite with the ci profile, whose explicit phase is these pinned scenarios")
     ap.add_argument("--reruns", type=int, default=0, metavar="N",
                     help="run a release's failed conformance run again up to N times; a pass on a rerun is "
                          "reported as flaky, with the tests that failed (default: 0)")
@@ -147,6 +156,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     builds = [(v, pin.dist) for v in versions for pin in sdist.read_pins(args.patches, v)]
+    covered = {(t.name, sdist.read_pins(args.patches, t.name)[0].dist): t.env(targets.PATCHED)
+               for t in targets.with_role(targets.PATCHED) if t.default and t.name in versions} \
+        if args.skip_patched else {}
     for version, dist in builds:
         (args.workdir / f"{dist}-{version}").mkdir(parents=True)
     print(f"{len(builds)} sdists: apply the series, import, conformance --hypothesis-profile={args.profile}; "
@@ -154,7 +166,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = {}
     progress = Progress(len(builds))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(_timed_check, version, dist, args): (version, dist) for version, dist in builds}
+        for version, dist in builds:
+            if (version, dist) in covered:
+                env = covered[(version, dist)]
+                rows[(version, dist)] = (f"{dist} {version}", COVERED, f"the {env} env runs them", "-")
+                print(progress.finished(f"{dist} {version}: in the {env} env"), flush=True)
+        futures = {pool.submit(_timed_check, version, dist, args): (version, dist) for version, dist in builds
+                   if (version, dist) not in covered}
         for future in as_completed(futures):
             version, dist = futures[future]
             step, detail, seconds = future.result()
@@ -168,6 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     status = print_verdict(markdown_table(("sdist", "result", "detail", "time"), body),
                            [v for v, s, _, _ in rows if s not in RESULTS],
                            f"All {len(rows)} releases: applied, imported, pinned scenarios passed"
+                           + (f" ({len(covered)} in their patched envs)" if covered else "")
                            + (f" ({len(flaky)} on a rerun: {', '.join(flaky)})." if flaky else "."))
     # last, so that a log's tail (all CI keeps) names the failing tests and what they died of
     for (version, dist), (name, step, _, _) in zip(builds, rows):
