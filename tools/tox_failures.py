@@ -33,21 +33,24 @@ def tail(text: str, lines: int) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
+def report(result: dict, lines: int) -> None:
+    for env, run in failed_commands(result):
+        command = shlex.join(run.get("command", [])) or "(no command failed: setup or an interrupt)"
+        print(f"\n===== {env} failed: {command} (exit {run.get('retcode', '?')})")
+        for line in tail(run.get("output", ""), lines) + tail(run.get("err", ""), lines // 4):
+            print(f"  {line}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.tox_failures", description=__doc__.split("\n\n")[0])
     ap.add_argument("result", type=Path, help="the file of tox's --result-json")
     ap.add_argument("--lines", type=int, default=40, help="lines of each failed command's output (default: 40)")
     args = ap.parse_args(argv)
     try:
-        result = json.loads(args.result.read_text(encoding="utf-8"))
+        report(json.loads(args.result.read_text(encoding="utf-8")), args.lines)
     except (OSError, ValueError) as exc:
         print(f"tox_failures: error: cannot read {args.result}: {exc}", file=sys.stderr)
         return 1
-    for env, run in failed_commands(result):
-        command = shlex.join(run.get("command", [])) or "(no command failed: setup or an interrupt)"
-        print(f"\n===== {env} failed: {command} (exit {run.get('retcode', '?')})")
-        for line in tail(run.get("output", ""), args.lines) + tail(run.get("err", ""), args.lines // 4):
-            print(f"  {line}")
     return 0
 
 
