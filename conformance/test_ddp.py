@@ -1,7 +1,8 @@
 """Family: runs without validation under torch.distributed (2 CPU processes, gloo).
 
 A DDP fit starts two processes and sets up gloo, so it costs several seconds: the family is the
-three fixed scenarios of the generation's `ddp.FAMILY`, each fitted once per test process. Each
+three fixed scenarios of the generation's `ddp.FAMILY`, each fitted once per test process (and
+the family's tests in one process). Each
 rank's trace comes back through files (`conformance/ddp.py`; how the ranks are started is the
 generation's `ddp.py`) and is compared with the single-process model: under DDP every rank runs
 the same loop on its shard of the data, so each rank's trace, its callbacks' state and the files
@@ -20,7 +21,9 @@ from conformance import generation
 DDP = generation.folder().ddp
 FAMILY = DDP.FAMILY
 predict = generation.folder().model.predict
-pytestmark = pytest.mark.clause("ddp")  # on every generation: DDP is its own clause, beside the ones it exercises
+# on every generation: DDP is its own clause, beside the ones it exercises. One xdist worker runs the
+# family (tox passes `--dist loadgroup`): two of its tests share a scenario, fitted once per process
+pytestmark = [pytest.mark.clause("ddp"), pytest.mark.xdist_group("ddp")]
 
 
 @pytest.fixture

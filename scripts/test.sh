@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run the test matrix: bootstrap tox and tox-uv into build/tox-venv (once), then run tox
-# with its default env list (see env_list in tox.ini), one env per core at a time.
-# Arguments are passed to tox instead, e.g. `scripts/test.sh -e apply` (one env, its output live).
+# with its default env list (see env_list in tox.ini).
+# Arguments are passed to tox, e.g. `scripts/test.sh -e apply`.
 # Needs: python3 (3.11) with venv, git and patch on PATH; node and npm for the
 # apply env (Mermaid's parser checks the report's diagrams); network to PyPI
 # (and npm's registry, for apply) on the first run.
@@ -40,19 +40,17 @@ if ! { echo "$versions" | grep -q "^${tox_req#tox==} " &&
 fi
 
 cd "$root"
-if [ $# -gt 0 ]; then
-    exec "$venv/bin/python" -m tox -c "$root/tox.ini" "$@"
-fi
-# The default envs, as many at a time as there are cores (TOX_PARALLEL overrides): one env alone
-# leaves a core idle while it builds trees, imports Lightning or runs one pytest process. tox shows
-# a failed env's output when that env ends; a CI log keeps only its tail, so the failed envs'
-# last lines are printed again at the end.
+# tox writes what each env ran and printed to build/tox-result.json. A failed env's output is
+# somewhere in the middle of a long log, and a CI log keeps only its tail: the failed envs'
+# failing commands and their last lines are printed again at the end.
+# (One env at a time: the envs are CPU-bound, each runs its tests on every core with
+# pytest-xdist, and two at a time on 2 cores were no faster; on more cores,
+# `scripts/test.sh run-parallel -p N` runs N envs at a time.)
 result="$root/build/tox-result.json"
 mkdir -p "$root/build"
 rm -f "$result"
 status=0
-"$venv/bin/python" -m tox -c "$root/tox.ini" run-parallel --parallel "${TOX_PARALLEL:-auto}" \
-    --parallel-no-spinner --result-json "$result" || status=$?
+"$venv/bin/python" -m tox -c "$root/tox.ini" --result-json "$result" "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -f "$result" ]; then
     "$venv/bin/python" -m tools.tox_failures "$result" || true
 fi
