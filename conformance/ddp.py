@@ -86,7 +86,8 @@ class RankTrace(list):
 
     def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root = str(root)
+        # absolute: Lightning hands `written` the absolute path of the file it saved
+        self.root = str(Path(root).resolve())
 
     def rank(self) -> int:
         """This process's rank (the generation says how it knows)."""
