@@ -97,8 +97,8 @@ def _outcome(report) -> str:
 def _crash_line(report) -> str:
     """'AssertionError: ...': the first line of the exception a failed test (or its setup) ended with."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
-    return (text.strip().splitlines() or [report.when])[0]
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    return (text.strip().splitlines() or [f"failed in {report.when}"])[0]
 
 
 class Tally:

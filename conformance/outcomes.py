@@ -35,8 +35,6 @@ TARGETS = ("upstream", "patched")
 OUTCOMES = (PASS, FAIL, NOT_APPLICABLE)
 
 
-
-
 def skip_not_applicable(exc: Exception) -> None:
     """End the running test as NOT-APPLICABLE: a skip that carries the outcome as an attribute
     (`outcome`), which the suite's report hook records as a property of the test's report (no

@@ -226,6 +226,20 @@ def test_the_default_fetch_of_a_2x_release(release_2x: dict, tmp_path: Path) -> 
     assert "conformance/lightning_2_6/requirements.txt" in steps and "pip install --no-deps -e" in steps
 
 
+def test_a_cache_that_cannot_be_locked_serves_what_it_has_and_says_why_it_cannot_download(
+        release_2x: dict, tmp_path: Path) -> None:
+    import shutil
+    from tools.patchset import sdist
+    from tools.patchset.series import PatchsetError
+    # a cache where the lock cannot be made (as a read-only one; a directory in its place fails for root too)
+    cache = tmp_path / "cache"
+    (cache / ".lock").mkdir(parents=True)
+    with pytest.raises(PatchsetError, match="cannot download into"):
+        sdist.fetch(release_2x["patches"], RELEASE_2X, cache)
+    shutil.copy(release_2x["cache"] / f"lightning-{RELEASE_2X}.tar.gz", cache)  # a verified copy: no lock needed
+    assert sdist.fetch(release_2x["patches"], RELEASE_2X, cache) == cache / f"lightning-{RELEASE_2X}.tar.gz"
+
+
 def test_lint_checks_both_sdists_of_a_2x_release(release_2x: dict) -> None:
     import subprocess
     import sys

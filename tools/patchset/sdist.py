@@ -86,13 +86,21 @@ def sha256_file(path: Path) -> str:
 def fetch(patches_root: Path, version: str, cache: Path, dist: Optional[str] = None) -> Path:
     """Return the verified sdist in cache, downloading it with pip if needed.
 
-    Under a lock on the cache: envs that run at the same time (`tox run-parallel`) share it, and pip
-    writes a download in place, where another process would read a part of it."""
+    A download happens under a lock on the cache: envs that run at the same time (`tox run-parallel`)
+    share it, and pip writes a download in place, where another process would read a part of it. A
+    verified sdist already there needs no lock (the cache may be read-only)."""
     pin = read_pin(patches_root, version, dist)
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
+    tarball = cache / pin.filename
+    if tarball.is_file() and sha256_file(tarball) == pin.sha256:
+        return tarball
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = open(cache / ".lock", "w")
+    except OSError as exc:
+        raise PatchsetError(f"cannot download into {cache}: {exc}") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _fetch(pin, version, cache)
+        return _fetch(pin, version, cache)  # checks the cache again: another process may have filled it
 
 
 def _fetch(pin: Pin, version: str, cache: Path) -> Path:
