@@ -31,7 +31,7 @@ from conformance.outcomes import FAIL, NOT_APPLICABLE, PASS
 from tools import targets
 from tools.declared import per_change
 from tools.patchset.engine import REPO_ROOT
-from tools.patchset.series import normalize_version
+from tools.patchset.series import normalize_version, version_key
 
 TARGETS = ("upstream", "patched")
 # the targets whose columns the report shows, from the registry
@@ -291,10 +291,8 @@ def changes_at(outcomes: List[Optional[str]], releases: List[str]) -> str:
 def history_section(gen: targets.Generation, results: Dict[Column, dict]) -> List[str]:
     """Upstream Lightning release by release, for a generation with upstream runs of more releases
     than the report's columns: each clause and each named scenario, and where it changed."""
-    ran = [t for t in targets.of_generation(gen) if (t.name, "upstream") in results]
-    # oldest first, a commit (master) after every release
-    releases = [t.name for t in sorted(ran, key=lambda t: (t.commit is not None,
-                                                           [int(n) for n in re.findall(r"\d+", t.name)]))]
+    # oldest first, master after every release
+    releases = sorted((t.name for t in targets.of_generation(gen) if (t.name, "upstream") in results), key=version_key)
     if not set(releases) - set(SHOWN):
         return []
     named = importlib.import_module(f"{gen.module}.named")

@@ -86,10 +86,11 @@ def tree(patches_root: Path, version: str, dest: Path, series: str, source: Opti
     """DEST = pristine VERSION (sdist or --source) + SERIES applied with the apply engine."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise PatchsetError(f"{dest} exists and is not an empty directory")
+    supported = supported_versions(patches_root)
     # a release pinned for its upstream runs only has no series: its compat tree is the pristine one
-    pristine_only = version not in supported_versions(patches_root) and (patches_root / version / SHA_FILE).is_file()
-    if version not in supported_versions(patches_root) and not (pristine_only and series in ("compat", "none")):
-        listed = ", ".join(supported_versions(patches_root)) or "none"  # fail before fetching anything
+    pristine_only = version not in supported and (patches_root / version / SHA_FILE).is_file()
+    if version not in supported and not (pristine_only and series in ("compat", "none")):
+        listed = ", ".join(supported) or "none"  # fail before fetching anything
         raise PatchsetError(f"no patch series for {version} under {patches_root}; supported: {listed}")
     if dest.exists():
         dest.rmdir()
