@@ -65,6 +65,7 @@ class Changes(Protocol):
 class Ddp(Protocol):
     FAMILY: Any                          # the DDP scenarios and their clauses
     run: Callable[..., Any]              # (Scenario, root) -> the ranks' traces
+    run_all: Callable[..., Any]          # (Scenarios, root) -> {Scenario: the ranks' traces, or why none}
 
 
 @runtime_checkable

@@ -6,14 +6,16 @@ A generation's `ddp.py` fits a scenario on `WORLD_SIZE` processes; in each rank,
 rank a process is, how the ranks are started and how a written checkpoint file is observed
 are the generation's (`RankTrace.rank`, its `fit`). Nothing here imports Lightning.
 """
+import fcntl
 import json
 import os
+import pickle
 import signal
 from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, NamedTuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Sequence, Union
 
 import torch
 import torch.distributed
@@ -72,13 +74,33 @@ def meet_every_rank(timeout: timedelta) -> None:
     store.wait([EVERY_RANK_ARRIVED], timeout)
 
 
-def aborted_after_training(run: "DDPRun", exit_code: int) -> bool:
-    """Whether a fit whose process ended with `exit_code` (negative: killed by that signal, as
-    `subprocess` and `torch.multiprocessing` report it) is a pass. torch 2.13 sometimes aborts a
+def aborted_after_training(runs: Sequence["DDPRun"], exit_code: int) -> bool:
+    """Whether fits whose process ended with `exit_code` (negative: killed by that signal, as
+    `subprocess` and `torch.multiprocessing` report it) are a pass. torch 2.13 sometimes aborts a
     process while its interpreter exits ("terminate called without an active exception"), after
     training ended on every rank: that is no part of the contract. Anything that ends a rank
-    before its `on_train_end` record is, and so is any other exit."""
-    return exit_code == -signal.SIGABRT and run.finished()
+    before its `on_train_end` record of each fit is, and so is any other exit."""
+    return exit_code == -signal.SIGABRT and all(run.finished() for run in runs)
+
+
+class FitFailed(RuntimeError):
+    """A DDP fit that did not end as a fit should (its output's tail in the message)."""
+
+
+# what a runner's `run_all` gives for each scenario: its ranks' records, or why there are none
+Outcome = Union["DDPRun", NotApplicable, FitFailed]
+
+
+def failed_fits(runs: Sequence["DDPRun"], exit_code: int, output: str) -> Dict[Scenario, Outcome]:
+    """Each run of one launch (fits one after another in the same processes, ended with `exit_code`)
+    as an outcome: the fits every rank finished before one that did not are sound; the one that
+    did not finish, and those after it, failed. A launch that failed after every fit finished
+    failed as a whole (nothing says which fit it belongs to)."""
+    if exit_code == 0 or aborted_after_training(runs, exit_code):
+        return {run.scenario: run for run in runs}
+    error = FitFailed(f"the ddp fit failed (exit {exit_code}):\n{output[-4000:]}")
+    every = all(run.finished() for run in runs)
+    return {run.scenario: error if every or not run.finished() else run for run in runs}
 
 
 class RankTrace(list):
@@ -230,30 +252,40 @@ def assert_train_end_save_happens_once(run: DDPRun, expected: Observation, train
 
 # ---------------------------------------------------------------- the DDP family's fixture
 
-_runs: dict = {}  # scenario -> DDPRun or the exception its fit raised, per test process
+_family: Dict[Scenario, Outcome] = {}  # this test process's copy of the run's family outcomes
 
 
-def counted_runs(request, region: Callable[[Scenario], str], fit: Callable[[Scenario], DDPRun]) -> Iterator:
-    """The body of the `ddp_run` fixture (`conformance/test_ddp.py`): `fit` each scenario once per test
-    process (each xdist worker fits what it needs once), count it per region, and make a scenario the
-    target rejects NOT-APPLICABLE. A failed fit fails every test that uses it, but runs only once."""
+def family_outcomes(shared: Path, run_all: Callable[[Path], Dict[Scenario, Outcome]]) -> Dict[Scenario, Outcome]:
+    """The family's outcomes, fitted once per run of the suite: the first test process that asks calls
+    `run_all(root)` (each scenario in a directory of its own under `root`) and pickles the outcomes to
+    `shared`, a directory every test process of the run sees (xdist's workers share their basetemp's
+    parent); the others wait on a lock there and read them. Worth it: a fit starts two interpreters
+    that import torch and Lightning, seconds of both cores, and each worker would repeat it."""
+    if not _family:
+        saved = shared / "ddp-family.pickle"
+        with open(shared / "ddp-family.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not saved.exists():
+                root = shared / "ddp-family"
+                root.mkdir()
+                saved.write_bytes(pickle.dumps(run_all(root)))
+            _family.update(pickle.loads(saved.read_bytes()))
+    return _family
+
+
+def counted_runs(request, region: Callable[[Scenario], str], outcomes: Callable[[], Dict[Scenario, Outcome]]
+                 ) -> Iterator:
+    """The body of the `ddp_run` fixture (`conformance/test_ddp.py`): each scenario's run from `outcomes()`
+    (the family, fitted once), counted per region; a scenario the target rejects is NOT-APPLICABLE,
+    and a failed fit fails every test that uses it."""
     with regions.counting(request, "ddp", region) as count:
         def run(scenario: Scenario) -> DDPRun:
             count(scenario)
-            if scenario not in _runs:
-                try:
-                    _runs[scenario] = fit(scenario)
-                except NotApplicable as exc:
-                    _runs[scenario] = exc
-                except Exception as exc:
-                    _runs[scenario] = exc
-                    raise
-            outcome = _runs[scenario]
+            outcome = outcomes()[scenario]
             if isinstance(outcome, NotApplicable):
                 skip_not_applicable(outcome)
-            if isinstance(outcome, Exception):
-                raise RuntimeError(f"the ddp fit of this scenario failed in an earlier test: "
-                                   f"{type(outcome).__name__}: {outcome} (see that test's report)")
+            if isinstance(outcome, FitFailed):
+                raise FitFailed(str(outcome))  # a new one each test: the family's is shared
             return outcome
 
         yield run

@@ -1,8 +1,8 @@
 """Family: runs without validation under torch.distributed (2 CPU processes, gloo).
 
 A DDP fit starts two processes and sets up gloo, so it costs several seconds: the family is the
-three fixed scenarios of the generation's `ddp.FAMILY`, each fitted once per test process (and
-the family's tests in one process). Each
+three fixed scenarios of the generation's `ddp.FAMILY`, fitted once per run of the suite by the
+generation's `run_all` (2.6: all three in one launch), whichever test process asks first. Each
 rank's trace comes back through files (`conformance/ddp.py`; how the ranks are started is the
 generation's `ddp.py`) and is compared with the single-process model: under DDP every rank runs
 the same loop on its shard of the data, so each rank's trace, its callbacks' state and the files
@@ -13,6 +13,8 @@ What this family cannot show: the ranks log identical metrics, so it does not te
 stopping decision is reduced across ranks or merely coincides. Ranks that take different paths
 through collectives fail after the generation's `COLLECTIVE_TIMEOUT` rather than hanging.
 """
+import os
+
 import pytest
 
 from conformance import ddp as core
@@ -21,20 +23,21 @@ from conformance import generation
 DDP = generation.folder().ddp
 FAMILY = DDP.FAMILY
 predict = generation.folder().model.predict
-# on every generation: DDP is its own clause, beside the ones it exercises. One xdist worker runs the
-# family (tox passes `--dist loadgroup`): two of its tests share a scenario, fitted once per process
-pytestmark = [pytest.mark.clause("ddp"), pytest.mark.xdist_group("ddp")]
+# on every generation: DDP is its own clause, beside the ones it exercises
+pytestmark = pytest.mark.clause("ddp")
 
 
 @pytest.fixture
 def ddp_run(request, tmp_path_factory):
-    def fit(scenario):
-        # a directory of its own inside the test's tmp dir (1.3's ddp_spawn writes beside it)
-        root = tmp_path_factory.mktemp("ddp") / "run"
-        root.mkdir()
-        return DDP.run(scenario, root)
+    # xdist's workers of one run share their basetemp's parent; without xdist the basetemp is the run's
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
 
-    yield from core.counted_runs(request, generation.folder().strategies.region, fit)
+    def outcomes():
+        return core.family_outcomes(shared, lambda root: DDP.run_all(
+            (FAMILY.train_only, FAMILY.early_stopping, FAMILY.train_end), root))
+
+    yield from core.counted_runs(request, generation.folder().strategies.region, outcomes)
 
 
 def test_hook_fires_on_every_rank_once_per_epoch(ddp_run):

@@ -3,13 +3,15 @@
     python -m tools.stress_ddp [--fits 200] [--loops 2] [--workdir build/stress-ddp]
 
 Runs in an interpreter that imports a patched Lightning tree (e.g. the `patched` or `patched-2.6.6`
-tox env's: `.tox/patched-2.6.6/bin/python -m tools.stress_ddp`). Each fit is one of the
-generation's DDP family scenarios (`ddp.FAMILY`: train-only, early stopping, train end, in turn),
-fitted by the generation's `ddp.run` on two processes, as `conformance/test_ddp.py` does; `--loops`
-worker processes fit at the same time, so that fits compete for ports and cores as the suite's
-xdist workers do, and the machine's other load adds to it. A fit fails when `run` raises or when
-a rank did not record the end of training. Each fit's error goes to `<workdir>/fit-N.log`. It
-prints one line per finished fit and ends with `failures/fits`; exit status 1 if any fit failed.
+tox env's: `.tox/patched-2.6.6/bin/python -m tools.stress_ddp`). Its unit is what
+`conformance/test_ddp.py` runs: the generation's DDP family (`ddp.FAMILY`: train-only, early
+stopping, train end) fitted by the generation's `ddp.run_all` on two processes (2.6: the three fits
+in one launch; 1.3: a launch each), so `--fits N` fits the family ceil(N/3) times. `--loops` worker
+processes fit at the same time, so that fits compete for ports and cores as the suite's xdist
+workers do, and the machine's other load adds to it. A fit fails when it has no run (the runner
+raised, or it failed or was not applicable) or when a rank did not record the end of training.
+Each failed family's error goes to `<workdir>/family-N.log`. It prints one line per finished
+family and ends with `failures/fits`; exit status 1 if any fit failed.
 """
 from __future__ import annotations
 
@@ -27,23 +29,35 @@ from tools.patchset.engine import REPO_ROOT
 from tools.progress import Progress
 
 
-def fit(index: int, workdir: Path) -> tuple[str, str, float]:
-    """Fit the family scenario `index` picks, in this worker: (scenario name, error or "", seconds)."""
+FAMILY = ("train_only", "early_stopping", "train_end")
+
+
+def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
+    """Fit the family once, in this worker: (an error per fit that failed, "name: error", and seconds)."""
+    from conformance import ddp as core
     from conformance import generation
 
     ddp = generation.folder().ddp
-    name = ("train_only", "early_stopping", "train_end")[index % 3]
-    root = workdir / f"fit-{index}" / "run"  # a directory of its own: 1.3's ddp_spawn writes beside it
+    scenarios = [getattr(ddp.FAMILY, name) for name in FAMILY]
+    root = workdir / f"family-{index}"
     root.mkdir(parents=True)
     start = time.monotonic()
     try:
-        run = ddp.run(getattr(ddp.FAMILY, name), root)
-        error = "" if run.finished() else "not every rank recorded the end of training"
-    except Exception as exc:  # a failed fit is what this counts; its whole story goes to the log
-        (workdir / f"fit-{index}.log").write_text(traceback.format_exc(), encoding="utf-8")
-        first = (str(exc).strip().splitlines() or [""])[0]
-        error = f"{type(exc).__name__}: {first}"
-    return name, error, time.monotonic() - start
+        outcomes = ddp.run_all(scenarios, root)
+    except Exception:  # a failed launch is what this counts; its whole story goes to the log
+        (workdir / f"family-{index}.log").write_text(traceback.format_exc(), encoding="utf-8")
+        return [f"{name}: the runner raised (see family-{index}.log)" for name in FAMILY], time.monotonic() - start
+    errors = []
+    for name, scenario in zip(FAMILY, scenarios):
+        outcome = outcomes[scenario]
+        if not isinstance(outcome, core.DDPRun):
+            first = (str(outcome).strip().splitlines() or [""])[0]
+            errors.append(f"{name}: {type(outcome).__name__}: {first}")
+            with open(workdir / f"family-{index}.log", "a", encoding="utf-8") as log:
+                log.write(f"{name}: {type(outcome).__name__}: {outcome}\n")
+        elif not outcome.finished():
+            errors.append(f"{name}: not every rank recorded the end of training")
+    return errors, time.monotonic() - start
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -70,21 +84,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True)
-    print(f"{args.fits} two-process DDP fits on Lightning {target.version}, {args.loops} at a time; "
-          f"logs in {args.workdir}", flush=True)
-    progress = Progress(args.fits)
+    families = -(-args.fits // len(FAMILY))
+    fits = families * len(FAMILY)
+    print(f"{fits} two-process DDP fits ({families} times the family) on Lightning {target.version}, "
+          f"{args.loops} at a time; logs in {args.workdir}", flush=True)
+    progress = Progress(families)
     failures = []
     # spawned workers: torch is imported in them only, never forked with its threads running
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.loops, mp_context=context) as pool:
-        futures = {pool.submit(fit, index, args.workdir): index for index in range(args.fits)}
+        futures = {pool.submit(fit_family, index, args.workdir): index for index in range(families)}
         for future in as_completed(futures):
             index = futures[future]
-            name, error, seconds = future.result()
-            if error:
-                failures.append(f"fit {index} ({name}): {error}")
-            print(progress.finished(f"fit {index} {name}: {error or 'ok'} ({seconds:.1f}s)"), flush=True)
-    print(f"\n{len(failures)}/{args.fits} fits failed ({args.loops} loops, {progress.elapsed():.0f} s)")
+            errors, seconds = future.result()
+            failures += [f"family {index}, {error}" for error in errors]
+            status = "; ".join(errors) or "ok"
+            print(progress.finished(f"family {index}: {status} ({seconds:.1f}s)"), flush=True)
+    print(f"\n{len(failures)}/{fits} fits failed ({args.loops} loops, {progress.elapsed():.0f} s)")
     for failure in failures:
         print(f"  {failure}")
     return 1 if failures else 0

@@ -17,6 +17,7 @@ that `TrainingTypePlugin.save_checkpoint` calls, in the children only.
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Dict, Sequence
 
 import torch
 import torch.distributed
@@ -28,7 +29,7 @@ from pytorch_lightning.plugins.training_type import training_type_plugin
 from conformance import ddp as core
 from conformance.ddp import WORLD_SIZE, DDPRun
 from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks
-from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
+from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, NotApplicable, Scenario
 
 # how long a collective may wait in the workers, instead of torch's 30 minutes: ranks that
 # disagree (one in a broadcast, the other past it) then fail the test instead of hanging CI
@@ -71,6 +72,22 @@ def _files(root: Path) -> dict:
     return files
 
 
+def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Outcome]:
+    """Each scenario's outcome (`run`'s run, or the NotApplicable or failure it raised), fitted in turn
+    under `root/<index>/run`. `ddp_cpu` spawns its workers for each fit, so fits cannot share them."""
+    outcomes: Dict[Scenario, core.Outcome] = {}
+    for index, scenario in enumerate(scenarios):
+        where = root / str(index) / "run"  # a directory of its own: ddp_spawn writes beside it (`_fit`)
+        where.mkdir(parents=True)
+        try:
+            outcomes[scenario] = run(scenario, where)
+        except NotApplicable as exc:
+            outcomes[scenario] = exc
+        except Exception as exc:  # the test that uses the scenario reports it
+            outcomes[scenario] = core.FitFailed(f"the ddp fit failed: {type(exc).__name__}: {exc}")
+    return outcomes
+
+
 def run(scenario: Scenario, root: Path) -> DDPRun:
     """Fit `scenario` with `ddp_cpu` on `WORLD_SIZE` processes under `root` and collect each rank's records.
 
@@ -109,7 +126,7 @@ def _fit(scenario: Scenario, root: Path) -> DDPRun:
         trainer.fit(DDPModule(scenario, trace))
     except torch.multiprocessing.ProcessExitedException as exc:
         result = DDPRun(scenario, root, _files(root))
-        if not core.aborted_after_training(result, exc.exit_code):
+        if not core.aborted_after_training([result], exc.exit_code):
             raise
         return result
     return DDPRun(scenario, root, _files(root))

@@ -1,11 +1,14 @@
-"""Run a `Scenario` under `torch.distributed`: Lightning 2.6's `strategy="ddp"` on 2 CPU processes (gloo).
+"""Run scenarios under `torch.distributed`: Lightning 2.6's `strategy="ddp"` on 2 CPU processes (gloo).
 
 2.6's `ddp` launches its other rank by running the current command again in a subprocess
 (`_SubprocessScriptLauncher`). Under pytest that command would be pytest itself, so the test
-process does not fit in process: `run()` starts `python -m conformance.lightning_2_6.ddp SCENARIO
-ROOT`, which is rank 0 and in which Lightning starts rank 1 with the same command. Both ranks use
-the harness's Trainer builder, recorder and modules; each writes what it sees as JSON lines to
-`<root>/trace-rank<R>.jsonl` (`conformance/ddp.py`), and the test process reads the files.
+process does not fit in process: `run_all()` starts `python -m conformance.lightning_2_6.ddp BATCH`,
+which is rank 0 and in which Lightning starts rank 1 with the same command. Both ranks fit the
+batch's scenarios one after another, each with a Trainer of its own in the process group the first
+one set up (the launcher leaves `LOCAL_RANK` in rank 0's environment, so later Trainers start no
+other rank): the interpreters, their imports and the rendezvous are paid once for the batch. Both
+ranks use the harness's Trainer builder, recorder and modules; each writes what it sees as JSON
+lines to `<root>/trace-rank<R>.jsonl` (`conformance/ddp.py`), and the test process reads the files.
 
 Each rank's lines rebuild an `Observation` of that rank, comparable with the single-process
 `model.predict`: every rank runs the same loop over its shard of the data (Lightning puts a
@@ -20,6 +23,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -27,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from conformance import ddp as core
 from conformance.ddp import WORLD_SIZE, DDPRun
 from conformance.lightning_2_6 import harness
-from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, Scenario
+from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, NotApplicable, Scenario
 
 # how long a collective may wait, instead of torch's 30 minutes: ranks that disagree (one in a
 # broadcast, the other past it) then fail the test instead of hanging CI
@@ -62,18 +66,23 @@ class UnevenValidationModule(core.ShardedModule, harness.ValidatedModule):
                           batch_size=1)
 
 
+_writing: Optional[RankTrace] = None  # the trace of the fit in progress in this rank
 
 
 def _record_writes(trace: RankTrace) -> None:
-    TorchCheckpointIO = harness.pl.plugins.io.TorchCheckpointIO
+    """Send the checkpoint writes of this rank's next fit to `trace` (wrapped once: the batch's fits
+    run one after another in this process)."""
+    global _writing
+    if _writing is None:
+        TorchCheckpointIO = harness.pl.plugins.io.TorchCheckpointIO
+        save = TorchCheckpointIO.save_checkpoint
 
-    save = TorchCheckpointIO.save_checkpoint
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            save(self, checkpoint, path, storage_options)
+            _writing.written(path, checkpoint)
 
-    def save_checkpoint(self, checkpoint, path, storage_options=None):
-        save(self, checkpoint, path, storage_options)
-        trace.written(path, checkpoint)
-
-    TorchCheckpointIO.save_checkpoint = save_checkpoint
+        TorchCheckpointIO.save_checkpoint = save_checkpoint
+    _writing = trace
 
 
 def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
@@ -82,7 +91,9 @@ def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
     class DDPStrategy(harness.pl.strategies.DDPStrategy):
         def setup_distributed(self) -> None:
             # rank 1 starts after rank 0 is here: the start must not count against COLLECTIVE_TIMEOUT
-            core.meet_every_rank(timedelta(seconds=FIT_TIMEOUT))
+            # (the batch's later fits find the process group of the first)
+            if not torch.distributed.is_initialized():
+                core.meet_every_rank(timedelta(seconds=FIT_TIMEOUT))
             super().setup_distributed()
 
     trace = RankTrace(root)
@@ -99,28 +110,48 @@ def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
     trainer.fit((UnevenValidationModule if uneven else DDPModule)(scenario, trace))
 
 
-def run(scenario: Scenario, root: Path, uneven: bool = False) -> DDPRun:
-    """Fit `scenario` under DDP in a fresh `python -m` process (rank 0), and collect each rank's records.
+def run_all(scenarios: Sequence[Scenario], root: Path, uneven: bool = False) -> Dict[Scenario, core.Outcome]:
+    """Fit `scenarios` under DDP, one after another in one launch of a fresh `python -m` process (rank 0),
+    each in `root/<index>`; each scenario's outcome: its ranks' records (`DDPRun`), `NotApplicable`
+    where the target lacks an argument of it (decided here, before the launch), or `core.FitFailed`.
 
     Only scenarios without failure injection or resume are supported: train-only ones (the DDP
     family), and with `uneven` one whose validation only rank 0 has batches for (R6). `root` must be
     an empty directory. The ranks meet at the core's `rendezvous`, a store this process serves for
-    the fit; Lightning starts rank 1 with rank 0's environment, so both ranks find it.
+    the launch; Lightning starts rank 1 with rank 0's environment, so both ranks find it.
     """
-    assert scenario.failure is None and scenario.resume_max_epochs is None
-    # the callbacks built here first: a target without an argument is NOT-APPLICABLE, not a failed fit
-    harness.callbacks(scenario, root, [])
-    command = [sys.executable, "-m", __name__, json.dumps(scenario.to_dict()), str(root)]
+    outcomes: Dict[Scenario, core.Outcome] = {}
+    batch = []
+    for index, scenario in enumerate(scenarios):
+        assert scenario.failure is None and scenario.resume_max_epochs is None
+        where = root / str(index)
+        where.mkdir()
+        try:
+            harness.callbacks(scenario, where, [])  # a target without an argument: NOT-APPLICABLE, not a failed fit
+        except NotApplicable as exc:
+            outcomes[scenario] = exc
+            continue
+        batch.append((scenario, where))
+    if not batch:
+        return outcomes
+    command = [sys.executable, "-m", __name__, json.dumps([[s.to_dict(), str(where)] for s, where in batch])]
     command += ["uneven"] if uneven else []
     with core.rendezvous() as meeting:
         env = dict(os.environ, **meeting)
         env.pop("LOCAL_RANK", None)
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=FIT_TIMEOUT)
-    files = harness.checkpoint_files(root, len(scenario.checkpoints))
-    result = DDPRun(scenario, root, files, done.stdout + done.stderr)
-    if done.returncode != 0 and not core.aborted_after_training(result, done.returncode):
-        raise RuntimeError(f"the ddp fit failed (exit {done.returncode}):\n{result.output[-4000:]}")
-    return result
+    output = done.stdout + done.stderr
+    runs = [DDPRun(s, where, harness.checkpoint_files(where, len(s.checkpoints)), output) for s, where in batch]
+    outcomes.update(core.failed_fits(runs, done.returncode, output))
+    return outcomes
+
+
+def run(scenario: Scenario, root: Path, uneven: bool = False) -> DDPRun:
+    """`run_all` of one scenario: its run, or its NotApplicable or FitFailed raised."""
+    outcome = run_all([scenario], root, uneven)[scenario]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 # The DDP family (`conformance/test_ddp.py`). Train-only: G1, check_val_every_n_epoch=2 makes
@@ -141,4 +172,5 @@ FAMILY = core.Family(
 )
 
 if __name__ == "__main__":
-    fit(Scenario.from_dict(json.loads(sys.argv[1])), Path(sys.argv[2]), uneven=sys.argv[3:] == ["uneven"])
+    for scenario, where in json.loads(sys.argv[1]):
+        fit(Scenario.from_dict(scenario), Path(where), uneven=sys.argv[2:] == ["uneven"])

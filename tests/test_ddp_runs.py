@@ -1,0 +1,105 @@
+"""The DDP family's bookkeeping (`conformance/ddp.py`): which fits of a launch count, and the family
+fitted once per run of the suite, whichever test process asks first.
+
+Needs torch (the module serves torch's rendezvous store); run in the conformance envs, without
+Lightning: nothing here fits.
+"""
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+
+from conformance import ddp  # noqa: E402  (after the skip: the module imports torch)
+from conformance.scenario import NotApplicable, Scenario  # noqa: E402
+
+FIRST, SECOND, THIRD = (Scenario(max_epochs=n) for n in (1, 2, 3))
+
+
+def _run(tmp_path, scenario: Scenario, finished: bool) -> ddp.DDPRun:
+    """A run whose ranks recorded (or not) the end of training."""
+    root = tmp_path / str(scenario.max_epochs)
+    root.mkdir()
+    for rank in range(ddp.WORLD_SIZE):
+        records = [{"rank": rank, "hook": "on_train_start", "epoch": 0, "step": 0}]
+        records += [{"rank": rank, "hook": ddp.FINAL, "epoch": 0, "step": 0, "stopped_epoch": None,
+                     "best_model_paths": [], "last_model_paths": []}] if finished else []
+        (root / f"trace-rank{rank}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return ddp.DDPRun(scenario, root, {})
+
+
+def test_a_launch_that_exits_cleanly_or_aborts_after_every_fit_passes(tmp_path):
+    runs = [_run(tmp_path, s, finished=True) for s in (FIRST, SECOND)]
+    for exit_code in (0, -signal.SIGABRT):
+        assert ddp.failed_fits(runs, exit_code, "") == {FIRST: runs[0], SECOND: runs[1]}
+
+
+def test_the_fit_that_did_not_finish_and_those_after_it_failed(tmp_path):
+    runs = [_run(tmp_path, FIRST, True), _run(tmp_path, SECOND, False), _run(tmp_path, THIRD, False)]
+    outcomes = ddp.failed_fits(runs, -signal.SIGABRT, "Traceback ...\nRuntimeError: boom")
+    assert outcomes[FIRST] is runs[0]
+    for scenario in (SECOND, THIRD):
+        assert isinstance(outcomes[scenario], ddp.FitFailed)
+        assert "exit -6" in str(outcomes[scenario]) and "RuntimeError: boom" in str(outcomes[scenario])
+
+
+def test_a_launch_that_fails_after_every_fit_finished_fails_every_fit(tmp_path):
+    runs = [_run(tmp_path, s, finished=True) for s in (FIRST, SECOND)]
+    outcomes = ddp.failed_fits(runs, 1, "")
+    assert all(isinstance(outcome, ddp.FitFailed) for outcome in outcomes.values())
+
+
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """This process as if it had not read the family yet (each xdist worker starts so)."""
+    monkeypatch.setattr(ddp, "_family", {})
+
+
+def test_the_family_is_fitted_once_and_read_by_every_later_process(tmp_path, fresh_process, monkeypatch):
+    calls = []
+
+    def run_all(root):
+        calls.append(root)
+        return {FIRST: NotApplicable("no trigger_on_train_end"), SECOND: ddp.FitFailed("exit 1")}
+
+    first = ddp.family_outcomes(tmp_path, run_all)
+    assert calls == [tmp_path / "ddp-family"] and calls[0].is_dir()
+    monkeypatch.setattr(ddp, "_family", {})  # another test process of the run
+
+    def must_not_fit(root):
+        raise AssertionError("the family was fitted again")
+
+    again = ddp.family_outcomes(tmp_path, must_not_fit)
+    assert {s: (type(o), str(o)) for s, o in again.items()} == {s: (type(o), str(o)) for s, o in first.items()}
+
+
+def test_two_processes_asking_at_once_fit_the_family_once(tmp_path):
+    """Two interpreters (as two xdist workers) ask together; the one that waits reads what the other fitted."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from conformance import ddp
+        from conformance.scenario import Scenario
+
+        def run_all(root):
+            with open(Path({str(tmp_path)!r}) / "calls", "a") as f:
+                f.write(sys.argv[1] + "\\n")
+            time.sleep(1)  # long enough for the other process to be waiting on the lock
+            return {{Scenario(max_epochs=1): ddp.FitFailed("fitted by " + sys.argv[1])}}
+
+        outcome = ddp.family_outcomes(Path({str(tmp_path)!r}), run_all)[Scenario(max_epochs=1)]
+        print(outcome)
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, text=True)
+                 for name in ("a", "b")]
+    printed = [p.communicate(timeout=120)[0].strip() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    (fitter,) = (tmp_path / "calls").read_text().split()
+    assert printed == [f"fitted by {fitter}"] * 2
+    assert pickle.loads((tmp_path / "ddp-family.pickle").read_bytes())[Scenario(max_epochs=1)].args == (
+        f"fitted by {fitter}",)
