@@ -10,10 +10,14 @@ change (it should be shared).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
+import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -58,9 +62,15 @@ def lint(patches_root: Path, source: SourceArg, cache: Path) -> int:
         report.problem(f"no version directories under {patches_root}")
     aliases = check_aliases(patches_root, versions, report)
     check_duplicates(versions, aliases, report)
-    for vdir in versions:
-        own = None if targets.commit_target(vdir.name) else source_for(sources, vdir.name, report)
-        lint_version(vdir, patches_root, own, cache, report, aliases, sources)
+    jobs = [(vdir, patches_root, None if targets.commit_target(vdir.name) else source_for(sources, vdir.name, report),
+             cache, aliases, sources) for vdir in versions]
+    # each release unpacks its pin and applies its series three times, on its own: one process a core
+    # (the first fork of a pool costs more than a single release's lint)
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) if len(jobs) > 1 \
+            else contextlib.nullcontext() as pool:
+        for problems, printed in (pool.map(_lint_release, jobs) if pool else map(_lint_release, jobs)):
+            print(printed, end="", flush=True)
+            report.problems += problems
     if report.problems:
         print(f"lint: {len(report.problems)} problem(s):")
         for msg in report.problems:
@@ -204,6 +214,16 @@ def check_sharable(owners: list[Path], name: str, report: LintReport) -> None:
                                 f"and hunk positions: {how} shares it (lint checks it applies)")
                     break
             holders.setdefault(entry, []).append(vdir)
+
+
+def _lint_release(job: tuple) -> tuple[list[str], str]:
+    """`lint_version` of one release: its problems and what it printed (printed by `lint` in release order)."""
+    vdir, patches_root, source, cache, aliases, sources = job
+    report = LintReport()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        lint_version(vdir, patches_root, source, cache, report, aliases, sources)
+    return report.problems, printed.getvalue()
 
 
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
