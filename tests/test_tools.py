@@ -361,10 +361,11 @@ def test_progress_line_says_n_of_total_elapsed_and_what_is_left() -> None:
 
 @pytest.mark.parametrize("cuda,status", [(None, 0), ("13.0", 1)])
 def test_cpu_torch_fails_on_a_cuda_build(tmp_path: Path, cuda, status: int) -> None:
-    fake = tmp_path / "torch"  # a stand-in with torch's two attributes the check reads
+    fake = tmp_path / "torch"  # a stand-in: the check reads version.py and must not import the package
     fake.mkdir()
-    (fake / "__init__.py").write_text(f"__version__ = '2.13.0'\nfrom types import SimpleNamespace\n"
-                                      f"version = SimpleNamespace(cuda={cuda!r})\n")
+    (fake / "__init__.py").write_text("raise ImportError('the check imported torch')\n")
+    (fake / "version.py").write_text(f"from typing import Optional\n__version__ = '2.13.0'\n"
+                                     f"cuda: Optional[str] = {cuda!r}\n")
     proc = subprocess.run([sys.executable, "-m", "tools.cpu_torch"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
     assert proc.returncode == status, proc.stderr
@@ -372,6 +373,13 @@ def test_cpu_torch_fails_on_a_cuda_build(tmp_path: Path, cuda, status: int) -> N
         assert "torch 2.13.0 is a CUDA 13.0 build" in proc.stderr and "Traceback" not in proc.stderr
     else:
         assert proc.stdout.startswith("torch 2.13.0 (CPU build) from ")
+
+
+def test_cpu_torch_says_when_there_is_no_torch(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-S", "-m", "tools.cpu_torch"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == "cpu_torch: error: torch is not installed in this interpreter\n"
 
 
 def _pins_torch(requirements: Path) -> bool:
