@@ -13,8 +13,6 @@ What this family cannot show: the ranks log identical metrics, so it does not te
 stopping decision is reduced across ranks or merely coincides. Ranks that take different paths
 through collectives fail after the generation's `COLLECTIVE_TIMEOUT` rather than hanging.
 """
-import os
-
 import pytest
 
 from conformance import ddp as core
@@ -29,9 +27,11 @@ pytestmark = pytest.mark.clause("ddp")
 
 @pytest.fixture
 def ddp_run(request, tmp_path_factory):
-    # xdist's workers of one run share their basetemp's parent; without xdist the basetemp is the run's
+    # xdist's workers of one run share their basetemp's parent; without xdist the basetemp is the run's.
+    # A worker is told by its config (`workerinput`), not by PYTEST_XDIST_WORKER: a pytest that a worker
+    # starts inherits that variable, and its basetemp's parent is every run's `pytest-of-<user>`
     shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    shared = shared.parent if hasattr(request.config, "workerinput") else shared
 
     def outcomes():
         return core.family_outcomes(shared, lambda root: DDP.run_all(
