@@ -11,6 +11,8 @@ import json
 import os
 import pickle
 import signal
+import tempfile
+import traceback
 from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
@@ -255,22 +257,34 @@ def assert_train_end_save_happens_once(run: DDPRun, expected: Observation, train
 _family: Dict[Scenario, Outcome] = {}  # this test process's copy of the run's family outcomes
 
 
-def family_outcomes(shared: Path, run_all: Callable[[Path], Dict[Scenario, Outcome]]) -> Dict[Scenario, Outcome]:
+def family_outcomes(shared: Path, scenarios: Sequence[Scenario],
+                    run_all: Callable[[Sequence[Scenario], Path], Dict[Scenario, Outcome]]) -> Dict[Scenario, Outcome]:
     """The family's outcomes, fitted once per run of the suite: the first test process that asks calls
-    `run_all(root)` (each scenario in a directory of its own under `root`) and pickles the outcomes to
-    `shared`, a directory every test process of the run sees (xdist's workers share their basetemp's
-    parent); the others wait on a lock there and read them. Worth it: a fit starts two interpreters
-    that import torch and Lightning, seconds of both cores, and each worker would repeat it."""
+    `run_all(scenarios, root)` (each scenario in a directory of its own under `root`) and pickles the
+    outcomes to `shared`, a directory every test process of the run sees (xdist's workers share their
+    basetemp's parent); the others wait on a lock there and read them. Worth it: a fit starts two
+    interpreters that import torch and Lightning, seconds of both cores, and each worker would repeat it."""
     if not _family:
         saved = shared / "ddp-family.pickle"
         with open(shared / "ddp-family.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not saved.exists():
-                root = shared / "ddp-family"
-                root.mkdir()
-                saved.write_bytes(pickle.dumps(run_all(root)))
+                saved.write_bytes(pickle.dumps(_fit_family(shared, scenarios, run_all)))
             _family.update(pickle.loads(saved.read_bytes()))
     return _family
+
+
+def _fit_family(shared: Path, scenarios: Sequence[Scenario],
+                run_all: Callable[[Sequence[Scenario], Path], Dict[Scenario, Outcome]]) -> Dict[Scenario, Outcome]:
+    """`run_all`'s outcomes; if it raises (a launch past its timeout), its error is every scenario's
+    outcome: each test that uses one reports it, and no later test fits the family again."""
+    root = Path(tempfile.mkdtemp(prefix="ddp-family-", dir=shared))  # fresh even after a worker died mid-fit
+    try:
+        return run_all(scenarios, root)
+    except Exception as exc:
+        error = FitFailed(f"the ddp family's runner raised {type(exc).__name__}: {exc}\n"
+                          f"{traceback.format_exc()[-4000:]}")
+        return {scenario: error for scenario in scenarios}
 
 
 def counted_runs(request, region: Callable[[Scenario], str], outcomes: Callable[[], Dict[Scenario, Outcome]]

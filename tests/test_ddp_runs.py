@@ -63,19 +63,40 @@ def fresh_process(monkeypatch):
 def test_the_family_is_fitted_once_and_read_by_every_later_process(tmp_path, fresh_process, monkeypatch):
     calls = []
 
-    def run_all(root):
-        calls.append(root)
+    def run_all(scenarios, root):
+        calls.append((scenarios, root))
         return {FIRST: NotApplicable("no trigger_on_train_end"), SECOND: ddp.FitFailed("exit 1")}
 
-    first = ddp.family_outcomes(tmp_path, run_all)
-    assert calls == [tmp_path / "ddp-family"] and calls[0].is_dir()
+    first = ddp.family_outcomes(tmp_path, (FIRST, SECOND), run_all)
+    ((scenarios, root),) = calls
+    assert scenarios == (FIRST, SECOND) and root.parent == tmp_path and root.is_dir()
     monkeypatch.setattr(ddp, "_family", {})  # another test process of the run
 
-    def must_not_fit(root):
+    def must_not_fit(scenarios, root):
         raise AssertionError("the family was fitted again")
 
-    again = ddp.family_outcomes(tmp_path, must_not_fit)
+    again = ddp.family_outcomes(tmp_path, (FIRST, SECOND), must_not_fit)
     assert {s: (type(o), str(o)) for s, o in again.items()} == {s: (type(o), str(o)) for s, o in first.items()}
+
+
+def test_a_runner_that_raises_fails_every_scenario_with_its_error_and_fits_once(tmp_path, fresh_process,
+                                                                                 monkeypatch):
+    """A launch past its timeout: every test of the family reports it, and none fits the family again."""
+    calls = []
+
+    def run_all(scenarios, root):
+        calls.append(root)
+        (root / "0").mkdir()  # what a runner leaves behind before it raises
+        raise subprocess.TimeoutExpired(["python", "-m", "rank0"], 600)
+
+    for _ in range(2):  # this test process, then another of the run
+        monkeypatch.setattr(ddp, "_family", {})
+        outcomes = ddp.family_outcomes(tmp_path, (FIRST, SECOND), run_all)
+        assert set(outcomes) == {FIRST, SECOND}
+        for outcome in outcomes.values():
+            assert isinstance(outcome, ddp.FitFailed)
+            assert "raised TimeoutExpired: Command '['python', '-m', 'rank0']' timed out after 600" in str(outcome)
+    assert len(calls) == 1
 
 
 def test_two_processes_asking_at_once_fit_the_family_once(tmp_path):
@@ -86,14 +107,14 @@ def test_two_processes_asking_at_once_fit_the_family_once(tmp_path):
         from conformance import ddp
         from conformance.scenario import Scenario
 
-        def run_all(root):
+        def run_all(scenarios, root):
             with open(Path({str(tmp_path)!r}) / "calls", "a") as f:
                 f.write(sys.argv[1] + "\\n")
             time.sleep(1)  # long enough for the other process to be waiting on the lock
             return {{Scenario(max_epochs=1): ddp.FitFailed("fitted by " + sys.argv[1])}}
 
-        outcome = ddp.family_outcomes(Path({str(tmp_path)!r}), run_all)[Scenario(max_epochs=1)]
-        print(outcome)
+        only = Scenario(max_epochs=1)
+        print(ddp.family_outcomes(Path({str(tmp_path)!r}), [only], run_all)[only])
     """)
     processes = [subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, text=True)
                  for name in ("a", "b")]
