@@ -32,6 +32,7 @@ WORLD_SIZE = 2
 ARRIVED, EVERY_RANK_ARRIVED = "conformance/arrived", "conformance/every-rank-arrived"  # `meet_every_rank`'s keys
 WRITE = "write"  # a checkpoint file written, by the rank that wrote it
 FINAL = "final"  # the rank's state when training has ended
+RETURNED = "returned"  # the rank's `fit` returned (2.6's launches: the next fit of the batch starts after it)
 
 
 class Family(NamedTuple):
@@ -41,6 +42,11 @@ class Family(NamedTuple):
     early_stopping: Scenario  # stops at the end of epoch 1, before max_epochs
     train_end: Scenario  # the trigger saves `ckpt0/last.ckpt` (epoch 2, global_step 4), its only save
     train_end_event: Event  # how every rank's `on_train_end` of that run is traced
+
+    @property
+    def scenarios(self) -> tuple:
+        """The three scenarios, in the order the suite fits them."""
+        return self.train_only, self.early_stopping, self.train_end
 
 
 @contextmanager
@@ -76,13 +82,15 @@ def meet_every_rank(timeout: timedelta) -> None:
     store.wait([EVERY_RANK_ARRIVED], timeout)
 
 
-def aborted_after_training(runs: Sequence["DDPRun"], exit_code: int) -> bool:
+def aborted_after_training(runs: Sequence["DDPRun"], exit_code: int,
+                           ended: Callable[["DDPRun"], bool] = lambda run: run.finished()) -> bool:
     """Whether fits whose process ended with `exit_code` (negative: killed by that signal, as
     `subprocess` and `torch.multiprocessing` report it) are a pass. torch 2.13 sometimes aborts a
     process while its interpreter exits ("terminate called without an active exception"), after
     training ended on every rank: that is no part of the contract. Anything that ends a rank
-    before its `on_train_end` record of each fit is, and so is any other exit."""
-    return exit_code == -signal.SIGABRT and all(run.finished() for run in runs)
+    before each fit `ended` (its `on_train_end` record, or where the launcher says so, its return)
+    is, and so is any other exit."""
+    return exit_code == -signal.SIGABRT and all(ended(run) for run in runs)
 
 
 class FitFailed(RuntimeError):
@@ -95,14 +103,25 @@ Outcome = Union["DDPRun", NotApplicable, FitFailed]
 
 def failed_fits(runs: Sequence["DDPRun"], exit_code: int, output: str) -> Dict[Scenario, Outcome]:
     """Each run of one launch (fits one after another in the same processes, ended with `exit_code`)
-    as an outcome: the fits every rank finished before one that did not are sound; the one that
-    did not finish, and those after it, failed. A launch that failed after every fit finished
-    failed as a whole (nothing says which fit it belongs to)."""
-    if exit_code == 0 or aborted_after_training(runs, exit_code):
+    as an outcome. A fit from which every rank returned (`DDPRun.returned`) is sound; the first one
+    that not every rank returned from failed, and the launch fitted none after it. A launch that
+    failed after every fit returned (at interpreter exit) failed as a whole: nothing says which fit
+    it belongs to."""
+    if exit_code == 0 or aborted_after_training(runs, exit_code, DDPRun.returned):
         return {run.scenario: run for run in runs}
     error = FitFailed(f"the ddp fit failed (exit {exit_code}):\n{output[-4000:]}")
-    every = all(run.finished() for run in runs)
-    return {run.scenario: error if every or not run.finished() else run for run in runs}
+    if all(run.returned() for run in runs):
+        return {run.scenario: error for run in runs}
+    outcomes: Dict[Scenario, Outcome] = {}
+    failed = None
+    for run in runs:
+        if failed is None and run.returned():
+            outcomes[run.scenario] = run
+        elif failed is None:
+            outcomes[run.scenario] = failed = error
+        else:
+            outcomes[run.scenario] = FitFailed(f"not fitted: an earlier fit of its launch failed (exit {exit_code})")
+    return outcomes
 
 
 class RankTrace(list):
@@ -172,6 +191,10 @@ class DDPRun:
         """Whether every rank recorded the end of training."""
         return all(any(r["hook"] == FINAL for r in records) for records in self.records.values())
 
+    def returned(self) -> bool:
+        """Whether every rank's `fit` returned (recorded by launchers that fit several scenarios a launch)."""
+        return all(any(r["hook"] == RETURNED for r in records) for records in self.records.values())
+
     def writes(self, rank: int) -> List[tuple]:
         """(file, epoch, global_step) of each checkpoint file `rank` wrote, in order."""
         return [(r["file"], r["epoch"], r["step"]) for r in self.records[rank] if r["hook"] == WRITE]
@@ -180,7 +203,8 @@ class DDPRun:
         """This rank's observation, in the terms of the single-process harness and model."""
         records = self.records[rank]
         obs = Observation(
-            trace=tuple((r["hook"], r["epoch"], r["step"]) for r in records if r["hook"] not in (WRITE, FINAL)),
+            trace=tuple((r["hook"], r["epoch"], r["step"]) for r in records
+                        if r["hook"] not in (WRITE, FINAL, RETURNED)),
             files=dict(self.files),
         )
         final = [r for r in records if r["hook"] == FINAL]

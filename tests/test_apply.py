@@ -382,6 +382,29 @@ def test_lint_passes_and_says_what_it_skipped(synthetic: Synthetic) -> None:
         assert f"rfc onto pristine: {tool} (5 patches)" in full.stdout
 
 
+def test_lint_prints_releases_in_order_and_stops_where_one_raises(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The releases are linted in parallel processes; their lines come in release order, and a release
+    whose lint raises stops the lint with its error, as one release at a time did."""
+    from tools.patchset import lint as lint_mod
+    from tools.patchset.series import PatchsetError
+
+    releases = [tmp_path / name for name in ("1.0.0", "1.1.0", "1.2.0", "1.3.0")]
+
+    def lint_version(vdir, *args):
+        if vdir.name == "1.2.0":
+            print("started 1.2.0")
+            raise PatchsetError("1.2.0: the sdist cannot be verified")
+        print(f"linted {vdir.name}")
+
+    monkeypatch.setattr(lint_mod, "version_dirs", lambda root: releases)
+    monkeypatch.setattr(lint_mod, "check_aliases", lambda *args: {})
+    monkeypatch.setattr(lint_mod, "check_duplicates", lambda *args: None)
+    monkeypatch.setattr(lint_mod, "lint_version", lint_version)
+    with pytest.raises(PatchsetError, match="1.2.0: the sdist cannot be verified"):
+        lint_mod.lint(tmp_path, None, tmp_path / "cache")
+    assert capsys.readouterr().out.splitlines() == ["linted 1.0.0", "linted 1.1.0", "started 1.2.0"]
+
+
 def test_lint_lists_every_problem(synthetic: Synthetic, tmp_path: Path) -> None:
     patches = shutil.copytree(synthetic.patches, tmp_path / "patches")
     rfc, compat = patches / FAKE_VERSION / "rfc", patches / FAKE_VERSION / "compat"

@@ -21,14 +21,17 @@ from conformance.scenario import NotApplicable, Scenario  # noqa: E402
 FIRST, SECOND, THIRD = (Scenario(max_epochs=n) for n in (1, 2, 3))
 
 
-def _run(tmp_path, scenario: Scenario, finished: bool) -> ddp.DDPRun:
-    """A run whose ranks recorded (or not) the end of training."""
+def _run(tmp_path, scenario: Scenario, finished: bool, returned: bool = None) -> ddp.DDPRun:
+    """A run whose ranks recorded (or not) the end of training, and (by default, if they finished) that
+    their `fit` returned."""
     root = tmp_path / str(scenario.max_epochs)
     root.mkdir()
+    returned = finished if returned is None else returned
     for rank in range(ddp.WORLD_SIZE):
         records = [{"rank": rank, "hook": "on_train_start", "epoch": 0, "step": 0}]
         records += [{"rank": rank, "hook": ddp.FINAL, "epoch": 0, "step": 0, "stopped_epoch": None,
                      "best_model_paths": [], "last_model_paths": []}] if finished else []
+        records += [{"rank": rank, "hook": ddp.RETURNED, "epoch": None, "step": None}] if returned else []
         (root / f"trace-rank{rank}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return ddp.DDPRun(scenario, root, {})
 
@@ -37,18 +40,30 @@ def test_a_launch_that_exits_cleanly_or_aborts_after_every_fit_passes(tmp_path):
     runs = [_run(tmp_path, s, finished=True) for s in (FIRST, SECOND)]
     for exit_code in (0, -signal.SIGABRT):
         assert ddp.failed_fits(runs, exit_code, "") == {FIRST: runs[0], SECOND: runs[1]}
+    assert runs[0].observation(0).trace == (("on_train_start", 0, 0),)  # the markers are no events
 
 
-def test_the_fit_that_did_not_finish_and_those_after_it_failed(tmp_path):
+def test_the_fit_that_did_not_return_failed_and_those_after_it_were_not_fitted(tmp_path):
     runs = [_run(tmp_path, FIRST, True), _run(tmp_path, SECOND, False), _run(tmp_path, THIRD, False)]
     outcomes = ddp.failed_fits(runs, -signal.SIGABRT, "Traceback ...\nRuntimeError: boom")
     assert outcomes[FIRST] is runs[0]
-    for scenario in (SECOND, THIRD):
-        assert isinstance(outcomes[scenario], ddp.FitFailed)
-        assert "exit -6" in str(outcomes[scenario]) and "RuntimeError: boom" in str(outcomes[scenario])
+    assert isinstance(outcomes[SECOND], ddp.FitFailed)
+    assert "exit -6" in str(outcomes[SECOND]) and "RuntimeError: boom" in str(outcomes[SECOND])
+    assert isinstance(outcomes[THIRD], ddp.FitFailed)
+    assert str(outcomes[THIRD]) == "not fitted: an earlier fit of its launch failed (exit -6)"
 
 
-def test_a_launch_that_fails_after_every_fit_finished_fails_every_fit(tmp_path):
+def test_an_error_after_the_end_of_training_is_the_fit_s_own(tmp_path):
+    """A rank that recorded on_train_end and then failed (in teardown) did not return: that fit failed."""
+    runs = [_run(tmp_path, FIRST, True), _run(tmp_path, SECOND, finished=True, returned=False),
+            _run(tmp_path, THIRD, False)]
+    outcomes = ddp.failed_fits(runs, 1, "RuntimeError: in teardown")
+    assert outcomes[FIRST] is runs[0]
+    assert "RuntimeError: in teardown" in str(outcomes[SECOND])
+    assert str(outcomes[THIRD]).startswith("not fitted")
+
+
+def test_a_launch_that_fails_after_every_fit_returned_fails_every_fit(tmp_path):
     runs = [_run(tmp_path, s, finished=True) for s in (FIRST, SECOND)]
     outcomes = ddp.failed_fits(runs, 1, "")
     assert all(isinstance(outcome, ddp.FitFailed) for outcome in outcomes.values())

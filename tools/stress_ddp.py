@@ -5,13 +5,15 @@
 Runs in an interpreter that imports a patched Lightning tree (e.g. the `patched` or `patched-2.6.6`
 tox env's: `.tox/patched-2.6.6/bin/python -m tools.stress_ddp`). Its unit is what
 `conformance/test_ddp.py` runs: the generation's DDP family (`ddp.FAMILY`: train-only, early
-stopping, train end) fitted by the generation's `ddp.run_all` on two processes (2.6: the three fits
-in one launch; 1.3: a launch each), so `--fits N` fits the family ceil(N/3) times. `--loops` worker
-processes fit at the same time, so that fits compete for ports and cores as the suite's xdist
-workers do, and the machine's other load adds to it. A fit fails when it has no run (the runner
-raised, or it failed or was not applicable) or when a rank did not record the end of training.
-Each failed family's error goes to `<workdir>/family-N.log`. It prints one line per finished
-family and ends with `failures/fits`; exit status 1 if any fit failed.
+stopping, train end) fitted by the generation's `ddp.run_all` on two processes, so `--fits N` fits
+the family ceil(N/3) times. On 2.6 the family's three fits share one launch of the two ranks (where
+a port is bound and where a process may abort at exit), on 1.3 each fit is a launch: 200 launches
+are `--fits 600` on 2.6 and `--fits 200` on 1.3. `--loops` worker processes fit at the same time,
+so that fits compete for ports and cores as the suite's xdist workers do, and the machine's other
+load adds to it. A fit fails when it has no run (the runner raised, or it failed or was not
+applicable) or when a rank did not record the end of training. Each failed family's error goes to
+`<workdir>/family-N.log`. It prints one line per finished family and ends with `failures/fits`;
+exit status 1 if any fit failed.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from tools.patchset.engine import REPO_ROOT
 from tools.progress import Progress
 
 
-FAMILY = ("train_only", "early_stopping", "train_end")
+FAMILY = ("train_only", "early_stopping", "train_end")  # the names of `Family.scenarios`, in its order
 
 
 def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
@@ -38,7 +40,7 @@ def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
     from conformance import generation
 
     ddp = generation.folder().ddp
-    scenarios = [getattr(ddp.FAMILY, name) for name in FAMILY]
+    scenarios = ddp.FAMILY.scenarios
     root = workdir / f"family-{index}"
     root.mkdir(parents=True)
     start = time.monotonic()
@@ -62,10 +64,11 @@ def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tools.stress_ddp", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fits", type=int, default=200, help="two-process fits in all (default: 200)")
-    ap.add_argument("--loops", type=int, default=2, help="fits running at the same time (default: 2)")
+    ap.add_argument("--fits", type=int, default=200,
+                    help="two-process fits in all, rounded up to whole families (default: 200)")
+    ap.add_argument("--loops", type=int, default=2, help="families fitted at the same time (default: 2)")
     ap.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "stress-ddp",
-                    help="the fits' directories and the failed fits' logs (replaced; default: build/stress-ddp)")
+                    help="the families' directories and the failed ones' logs (replaced; default: build/stress-ddp)")
     args = ap.parse_args(argv)
     if args.fits < 1 or args.loops < 1:
         ap.error("--fits and --loops must be at least 1")
@@ -86,8 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.workdir.mkdir(parents=True)
     families = -(-args.fits // len(FAMILY))
     fits = families * len(FAMILY)
-    print(f"{fits} two-process DDP fits ({families} times the family) on Lightning {target.version}, "
-          f"{args.loops} at a time; logs in {args.workdir}", flush=True)
+    print(f"{fits} two-process DDP fits (the family of {len(FAMILY)}, {families}x) on Lightning {target.version}, "
+          f"{args.loops} families at a time; logs in {args.workdir}", flush=True)
     progress = Progress(families)
     failures = []
     # spawned workers: torch is imported in them only, never forked with its threads running

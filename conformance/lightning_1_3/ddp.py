@@ -15,6 +15,7 @@ only the writing of the file is rank 0's. Writes are observed by wrapping the `a
 that `TrainingTypePlugin.save_checkpoint` calls, in the children only.
 """
 import os
+import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Dict, Sequence
@@ -83,8 +84,9 @@ def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Ou
             outcomes[scenario] = run(scenario, where)
         except NotApplicable as exc:
             outcomes[scenario] = exc
-        except Exception as exc:  # the test that uses the scenario reports it
-            outcomes[scenario] = core.FitFailed(f"the ddp fit failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # each test that uses the scenario reports it, with where it failed
+            outcomes[scenario] = core.FitFailed(f"the ddp fit failed: {type(exc).__name__}: {exc}\n"
+                                                f"{traceback.format_exc()[-4000:]}")
     return outcomes
 
 

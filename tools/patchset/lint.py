@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import multiprocessing
 import os
 import re
 import shutil
@@ -64,13 +65,17 @@ def lint(patches_root: Path, source: SourceArg, cache: Path) -> int:
     check_duplicates(versions, aliases, report)
     jobs = [(vdir, patches_root, None if targets.commit_target(vdir.name) else source_for(sources, vdir.name, report),
              cache, aliases, sources) for vdir in versions]
-    # each release unpacks its pin and applies its series three times, on its own: one process a core
-    # (the first fork of a pool costs more than a single release's lint)
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) if len(jobs) > 1 \
-            else contextlib.nullcontext() as pool:
-        for problems, printed in (pool.map(_lint_release, jobs) if pool else map(_lint_release, jobs)):
+    # each release unpacks its pin and applies its series three times, on its own: one process a core,
+    # forked (the tests patch this module in-process), each release's lines printed in release order
+    with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1)),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        for future in [pool.submit(_lint_release, job) for job in jobs]:
+            problems, printed, error = future.result()
             print(printed, end="", flush=True)
             report.problems += problems
+            if error:  # what a release's lint raises stops the lint, as it did one release at a time
+                pool.shutdown(cancel_futures=True)
+                raise PatchsetError(error)
     if report.problems:
         print(f"lint: {len(report.problems)} problem(s):")
         for msg in report.problems:
@@ -216,14 +221,18 @@ def check_sharable(owners: list[Path], name: str, report: LintReport) -> None:
             holders.setdefault(entry, []).append(vdir)
 
 
-def _lint_release(job: tuple) -> tuple[list[str], str]:
-    """`lint_version` of one release: its problems and what it printed (printed by `lint` in release order)."""
+def _lint_release(job: tuple) -> tuple[list[str], str, str]:
+    """`lint_version` of one release: its problems, what it printed (printed by `lint` in release order)
+    and the PatchsetError it raised, if any ("")."""
     vdir, patches_root, source, cache, aliases, sources = job
     report = LintReport()
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        lint_version(vdir, patches_root, source, cache, report, aliases, sources)
-    return report.problems, printed.getvalue()
+        try:
+            lint_version(vdir, patches_root, source, cache, report, aliases, sources)
+        except PatchsetError as exc:
+            return report.problems, printed.getvalue(), str(exc)
+    return report.problems, printed.getvalue(), ""
 
 
 def lint_version(vdir: Path, patches_root: Path, source: Optional[Path], cache: Path,
