@@ -1,8 +1,8 @@
 """The DDP family's bookkeeping (`conformance/ddp.py`): which fits of a launch count, and the family
 fitted once per run of the suite, whichever test process asks first.
 
-Needs torch (the module serves torch's rendezvous store); run in the conformance envs, without
-Lightning: nothing here fits.
+Needs torch (the module serves torch's rendezvous store), not Lightning (nothing here fits); the
+`patched` tox env runs it.
 """
 import json
 import pickle
