@@ -44,9 +44,9 @@ class Family(NamedTuple):
     train_end_event: Event  # how every rank's `on_train_end` of that run is traced
 
     @property
-    def scenarios(self) -> tuple:
-        """The three scenarios, in the order the suite fits them."""
-        return self.train_only, self.early_stopping, self.train_end
+    def scenarios(self) -> Dict[str, Scenario]:
+        """The three scenarios by name, in the order the suite fits them."""
+        return {name: getattr(self, name) for name in ("train_only", "early_stopping", "train_end")}
 
 
 @contextmanager

@@ -34,7 +34,7 @@ def ddp_run(request, tmp_path_factory):
     shared = shared.parent if hasattr(request.config, "workerinput") else shared
 
     def outcomes():
-        return core.family_outcomes(shared, FAMILY.scenarios, DDP.run_all)
+        return core.family_outcomes(shared, tuple(FAMILY.scenarios.values()), DDP.run_all)
 
     yield from core.counted_runs(request, generation.folder().strategies.region, outcomes)
 

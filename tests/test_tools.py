@@ -375,7 +375,7 @@ def test_cpu_torch_fails_on_a_cuda_build(tmp_path: Path, cuda, status: int) -> N
         assert proc.stdout.startswith("torch 2.13.0 (CPU build) from ")
 
 
-def test_cpu_torch_says_when_there_is_no_torch(tmp_path: Path) -> None:
+def test_cpu_torch_says_when_there_is_no_torch() -> None:
     proc = subprocess.run([sys.executable, "-S", "-m", "tools.cpu_torch"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1

@@ -31,9 +31,6 @@ from tools.patchset.engine import REPO_ROOT
 from tools.progress import Progress
 
 
-FAMILY = ("train_only", "early_stopping", "train_end")  # the names of `Family.scenarios`, in its order
-
-
 def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
     """Fit the family once, in this worker: (an error per fit that failed, "name: error", and seconds)."""
     from conformance import ddp as core
@@ -45,12 +42,12 @@ def fit_family(index: int, workdir: Path) -> tuple[list[str], float]:
     root.mkdir(parents=True)
     start = time.monotonic()
     try:
-        outcomes = ddp.run_all(scenarios, root)
+        outcomes = ddp.run_all(tuple(scenarios.values()), root)
     except Exception:  # a failed launch is what this counts; its whole story goes to the log
         (workdir / f"family-{index}.log").write_text(traceback.format_exc(), encoding="utf-8")
-        return [f"{name}: the runner raised (see family-{index}.log)" for name in FAMILY], time.monotonic() - start
+        return [f"{name}: the runner raised (see family-{index}.log)" for name in scenarios], time.monotonic() - start
     errors = []
-    for name, scenario in zip(FAMILY, scenarios):
+    for name, scenario in scenarios.items():
         outcome = outcomes[scenario]
         if not isinstance(outcome, core.DDPRun):
             first = (str(outcome).strip().splitlines() or [""])[0]
@@ -87,9 +84,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.workdir.exists():
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True)
-    families = -(-args.fits // len(FAMILY))
-    fits = families * len(FAMILY)
-    print(f"{fits} two-process DDP fits (the family of {len(FAMILY)}, {families}x) on Lightning {target.version}, "
+    size = len(generation.folder().ddp.FAMILY.scenarios)
+    families = -(-args.fits // size)
+    fits = families * size
+    print(f"{fits} two-process DDP fits (the family of {size}, {families}x) on Lightning {target.version}, "
           f"{args.loops} families at a time; logs in {args.workdir}", flush=True)
     progress = Progress(families)
     failures = []
