@@ -1,4 +1,5 @@
-"""What every generation's harness records and injects, written once: no Lightning import here.
+"""What every generation's harness records and injects, and how it seeds a fit, written once: no
+Lightning import here.
 
 A generation's `harness.py` combines these mixins with its Lightning classes
 (`class Recorder(RecorderHooks, Callback)`, `class RecordingModelCheckpoint(RecordsForcedCalls,
@@ -7,10 +8,13 @@ only its generation has. The mixins use nothing of the Trainer but `current_epoc
 `global_step`, `sanity_checking` and `should_stop`, and they hold no per-instance closures, so
 that they pickle for the DDP runners.
 """
+import os
+import random
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -31,6 +35,21 @@ def fail(scenario: Scenario, where: str, epoch: int, batch: int = 0) -> None:
     if failure is None or failure.where != where or failure.epoch != epoch or failure.batch != batch:
         return
     raise KeyboardInterrupt() if failure.kind == "interrupt" else InjectedFailure(where)
+
+
+def seed() -> None:
+    """Seed every fit alike, as `seed_everything(0)` does on a machine without accelerators: its two
+    environment variables, and Python's, NumPy's and torch's CPU generators.
+
+    Not `seed_everything` itself: on torch 2.x its `torch.manual_seed` also queues a seeding of each
+    absent accelerator (CUDA, XPU, MTIA) with a formatted copy of the caller's stack, which under
+    pytest and hypothesis is deep. That was 11 % of the 1.3 suite's time and 5 % of 2.6's (BENCHMARKS.md).
+    """
+    os.environ["PL_GLOBAL_SEED"] = "0"  # what a DDP rank's `reset_seed` reads
+    os.environ["PL_SEED_WORKERS"] = "0"
+    random.seed(0)
+    numpy.random.seed(0)
+    torch.random.default_generator.manual_seed(0)
 
 
 def event(trainer, hook: str) -> Event:

@@ -166,7 +166,7 @@ def _bare_fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[
 
 def bare(scenario: Scenario, root: Path) -> None:
     """A plain `Trainer.fit` of `scenario` (and its resumed fit), observing nothing."""
-    pl.seed_everything(0)
+    harness.seed()  # as the harness seeds its fits
     finished = _bare_fit(scenario, root, scenario.max_epochs)
     if scenario.resume_max_epochs is not None and finished:
         _bare_fit(scenario, root, scenario.resume_max_epochs, resume=root / checkpoint_key(0, "last.ckpt"))

@@ -98,7 +98,7 @@ def _fit(root: str, callbacks: list, **fields) -> Tuple[Optional[str], int]:
     harness = generation.folder().harness
     # the builder turns checkpointing on when the scenario has checkpoints; the callbacks are ours
     scenario = Scenario(**{"checkpoints": (Checkpoint(),) if callbacks else (), **fields})
-    generation.lightning().seed_everything(0)
+    harness.seed()
     trainer = harness.build_trainer(scenario, Path(root), callbacks, scenario.max_epochs)
     try:
         trainer.fit(harness.module_for(scenario, []))

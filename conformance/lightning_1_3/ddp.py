@@ -24,12 +24,11 @@ import torch
 import torch.distributed
 import torch.distributed.distributed_c10d
 
-import pytorch_lightning as pl
 from pytorch_lightning.plugins.training_type import training_type_plugin
 
 from conformance import ddp as core
 from conformance.ddp import WORLD_SIZE, DDPRun
-from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks
+from conformance.lightning_1_3.harness import TrainOnlyModule, build_trainer, make_callbacks, seed
 from conformance.scenario import TRAIN_METRIC, Checkpoint, EarlyStop, NotApplicable, Scenario
 
 # how long a collective may wait in the workers, instead of torch's 30 minutes: ranks that
@@ -120,7 +119,7 @@ def _fit(scenario: Scenario, root: Path) -> DDPRun:
     assert scenario.resume_max_epochs is None
     trace = RankTrace(root)
     recorder, checkpoints, early_stopping = make_callbacks(scenario, root, trace)
-    pl.seed_everything(0)
+    seed()
     trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping, scenario.max_epochs,
                             accelerator="ddp_cpu", num_processes=WORLD_SIZE, limit_val_batches=0,
                             num_sanity_val_steps=0)

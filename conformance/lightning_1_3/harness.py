@@ -24,7 +24,7 @@ from conformance import hooktrace
 from conformance.details import details
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
     InjectedFailure, OverridesEarlyStoppingCheck, OverridesSaveLast, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks,
-    ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks,
+    ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks, seed,
 )
 from conformance.scenario import NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key
 
@@ -150,7 +150,7 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, resume: Optional[Path]
 
 def observe(scenario: Scenario, root: Path, every_hook: bool = False) -> Observation:
     """Run `scenario` under `root` (a fresh directory) and observe it (`every_hook`: see `_fit`)."""
-    pl.seed_everything(0)
+    seed()
     obs = _fit(scenario, root, scenario.max_epochs, every_hook=every_hook)
     if scenario.resume_max_epochs is not None and obs.raised is None:
         last = root / checkpoint_key(0, "last.ckpt")

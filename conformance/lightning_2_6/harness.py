@@ -10,11 +10,12 @@ when `ModelCheckpoint.on_validation_end` runs), the checkpoint files on disk (a
 `save_last="link"` symlink is listed in `links` and holds its target's content) and the
 state of the callbacks after `fit`.
 """
+import functools
 import importlib
-import inspect
 import logging
 import re
 import signal
+import sys
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -26,7 +27,7 @@ from conformance import generation, hooktrace
 from conformance.details import details
 from conformance.recording import (  # noqa: F401 (InjectedFailure and fail: the harness's as well)
     InjectedFailure, OverridesEarlyStoppingCheck, OverridesSaveLast, RecorderHooks, RecordsForcedCalls, TrainOnlyHooks,
-    ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks,
+    ValidatedHooks, checkpoint_files, event, fail, mixins, overridden, record_end, scenario_callbacks, seed,
 )
 from conformance.scenario import (  # noqa: F401 (the trace vocabulary is the core's, shared with the model)
     NEW_HOOK, Event, NotApplicable, Observation, Scenario, checkpoint_key, refuse_values_not_taken,
@@ -255,13 +256,6 @@ def _fit(scenario: Scenario, root: Path, max_epochs: int, max_steps: Optional[in
     return obs
 
 
-def seed() -> None:
-    """Seed every run alike; quietly where the release can be told so (`verbose`, from 2.4 on: its
-    signature says it)."""
-    quiet = {"verbose": False} if "verbose" in inspect.signature(pl.seed_everything).parameters else {}
-    pl.seed_everything(0, **quiet)
-
-
 def observe(scenario: Scenario, root: Path, every_hook: bool = False) -> Observation:
     """Run `scenario` under `root` (a fresh directory) and observe it (`every_hook`: see `_fit`)."""
     seed()
@@ -275,3 +269,18 @@ def observe(scenario: Scenario, root: Path, every_hook: bool = False) -> Observa
 
 for _name in ("lightning.pytorch", "pytorch_lightning", "lightning.fabric", "lightning_fabric"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # rank-zero info lines cost time and say nothing here
+
+
+def _look_up_entry_points_once() -> None:
+    """Every `Trainer()` of 2.x looks up the entry points of external callbacks, and `importlib.metadata`
+    reads each installed distribution's `entry_points.txt` again: 2 ms of a 15 ms fit here (7 % of the
+    suite's time, BENCHMARKS.md). Installed distributions do not change during a run, so the first
+    lookup's answer is every later Trainer's too. Up to 2.3 the registry imports `entry_points` inside
+    the function, out of reach: those releases still look up each time."""
+    connector = importlib.import_module(pl.__name__ + ".trainer.connectors.callback_connector")
+    registry = sys.modules[connector._load_external_callbacks.__module__]
+    if hasattr(registry, "entry_points"):
+        registry.entry_points = functools.lru_cache(maxsize=None)(registry.entry_points)
+
+
+_look_up_entry_points_once()
