@@ -42,10 +42,20 @@ collect_ignore = [generation.folder_name(g) for g in generation.GENERATIONS
 def pytest_addoption(parser):
     parser.addoption("--conformance-json", metavar="PATH",
                      help="write per-clause outcomes and named-scenario observations to PATH")
+    parser.addoption("--conformance-target", metavar="TARGET",
+                     help="fail unless the imported Lightning is this registered target (a release, or master)")
+
+
+def pytest_report_header(config):
+    return generation.describe()
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(id): the contract clause a conformance test checks")
+    try:
+        generation.check(config.getoption("conformance_target"))
+    except generation.WrongTarget as exc:
+        raise pytest.UsageError(f"--conformance-target: {exc} ({generation.describe()})") from exc
     try:
         expected = outcomes.load(outcomes.path_for(generation.target().name, target()), CLAUSES)
     except outcomes.ExpectationError as exc:

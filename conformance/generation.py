@@ -76,35 +76,49 @@ def folder_name(generation: str) -> str:
     return targets.generation(generation).folder
 
 
+class WrongTarget(Exception):
+    """The imported Lightning is not the one a run asked for."""
+
+
+def describe() -> str:
+    """What is imported, as one line to show."""
+    found = target()
+    return (f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
+            f"from {lightning().__file__}")
+
+
+def check(wanted: str | None = None, root: str | None = None, patched: bool = False) -> None:
+    """`WrongTarget` unless the imported Lightning is the registered target `wanted`, imported from the
+    directory `root`, with the series' hook where `patched`."""
+    found, api = target(), lightning()
+    try:
+        name = targets.target(wanted).name if wanted else found.name
+    except targets.UnknownTarget as exc:
+        raise WrongTarget(str(exc)) from exc
+    if found.name != name:
+        raise WrongTarget(f"Lightning {wanted} was expected")
+    if root and not api.__file__.startswith(root):
+        raise WrongTarget(f"imported from {api.__file__}, not from {root}")
+    if patched and not hasattr(api.Callback, NEW_HOOK):
+        raise WrongTarget("the rfc hook is missing")
+
+
 def main(argv: list) -> int:
     """`python -m conformance.generation [TARGET] [--from DIR] [--patched]`: say what is imported;
-    fail unless it is TARGET, imported from DIR, with the series' hook. The one import check of
-    the tox envs and `tools.releases`."""
+    fail unless it is TARGET, imported from DIR, with the series' hook. The import check of
+    `tools.releases`; the suite makes the same check with `--conformance-target`."""
     parser = argparse.ArgumentParser(prog="python -m conformance.generation", description=main.__doc__)
     parser.add_argument("target", nargs="?", help="the registered target that must be imported")
     parser.add_argument("--from", dest="root", help="the directory it must be imported from")
     parser.add_argument("--patched", action="store_true", help="it must have the series' hook")
     args = parser.parse_args(argv)
-    found = target()
-    api = lightning()
-    print(f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
-          f"from {api.__file__}")
+    print(describe())
     try:
-        wanted = targets.target(args.target).name if args.target else found.name
-    except targets.UnknownTarget as exc:
-        return _error(str(exc))
-    if found.name != wanted:
-        return _error(f"Lightning {args.target} was expected")
-    if args.root and not api.__file__.startswith(args.root):
-        return _error(f"imported from {api.__file__}, not from {args.root}")
-    if args.patched and not hasattr(api.Callback, NEW_HOOK):
-        return _error("the rfc hook is missing")
+        check(args.target, args.root, args.patched)
+    except WrongTarget as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":
