@@ -202,7 +202,7 @@ class Tally:
                 "observations": self.observations.get(clause, {}), "named": self.named.get(clause, {}),
             }
         # the clauses the generation tests nowhere, with its reason: an outcome, not a gap in the table
-        for clause, reason in generation.folder().clauses.NOT_APPLICABLE.items():
+        for clause, reason in generation.clauses().NOT_APPLICABLE.items():
             clauses[clause] = {"outcome": outcomes.NOT_APPLICABLE, "tests": {}, "expected": outcomes.NOT_APPLICABLE,
                                "reason": reason, "observations": {}, "named": {}}
         data = {"target": target(), "version": generation.target().name,

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import runpy
 import sys
 from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
@@ -35,41 +38,73 @@ class Target(NamedTuple):
     generation: str     # "1.3", "2.6"
     package: str        # the importable name of the Trainer API
     name: str           # the registry's target: the release (PEP 440), or "master"
+    file: str           # the `__init__.py` of `package`
 
 
-def _imported(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
+def _package_dir(name: str) -> Path | None:
+    """The folder `name` (`lightning.pytorch` or `pytorch_lightning`) would be imported from; found
+    without importing anything (a namespace package, such as a git checkout's packaging stub of
+    src/pytorch_lightning, is none)."""
+    top, _, sub = name.partition(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
         return None
+    folder = Path(spec.origin).parent.joinpath(*sub.split(".") if sub else ())
+    return folder if (folder / "__init__.py").is_file() else None
+
+
+def _version(folder: Path) -> str | None:
+    """The `__version__` the package in `folder` (or, for `lightning.pytorch`, its parent) will have:
+    its `__version__.py` (2.x, which reads `version.info`), else its `__about__.py` (1.x)."""
+    for where in (folder, folder.parent):
+        if (where / "__version__.py").is_file():
+            return runpy.run_path(str(where / "__version__.py"))["version"]
+        if (where / "__about__.py").is_file():
+            found = runpy.run_path(str(where / "__about__.py")).get("__version__")
+            if found:
+                return found
+    return None
 
 
 @lru_cache(maxsize=None)
 def target() -> Target:
-    """The Lightning this interpreter imports; an error naming the supported generations otherwise."""
+    """The Lightning this interpreter imports, read from its files without importing it (the
+    suite's controller runs no fit, and an import costs seconds); an error naming the supported
+    generations otherwise. `lightning()` checks the import against it."""
     for name in PACKAGES:
-        module = _imported(name)
-        # a git checkout's src/pytorch_lightning is a packaging stub without a version
-        if module is None or not hasattr(module, "__version__"):
+        folder = _package_dir(name)
+        version = _version(folder) if folder else None
+        if version is None:
             continue
-        version = module.__version__
         registered = targets.for_version(version)
         if registered is None:
             raise RuntimeError(f"{name} {version} is not a target the suite checks "
                                f"(registered in tools/targets.py: {', '.join(t.name for t in targets.TARGETS)})")
-        return Target(version, registered.generation.name, name, registered.name)
+        return Target(version, registered.generation.name, name, registered.name, str(folder / "__init__.py"))
     raise RuntimeError("neither lightning.pytorch nor pytorch_lightning can be imported")
 
 
 def lightning() -> ModuleType:
-    """The Trainer API of the target: `lightning.pytorch` or `pytorch_lightning`."""
-    return importlib.import_module(target().package)
+    """The Trainer API of the target: `lightning.pytorch` or `pytorch_lightning`, imported; a
+    RuntimeError if it is not what `target()` read from its files."""
+    found = target()
+    module = importlib.import_module(found.package)
+    if (module.__version__, module.__file__) != (found.version, found.file):
+        raise RuntimeError(f"{found.package} {module.__version__} was imported from {module.__file__}, "
+                           f"but its files say {found.version} from {found.file}")
+    return module
 
 
 @lru_cache(maxsize=None)
 def folder() -> contract.Folder:
     """The active generation's folder, its eight modules checked against `conformance.contract`."""
     return contract.load(GENERATIONS[target().generation])
+
+
+def clauses() -> ModuleType:
+    """The active generation's `clauses.py` alone, for a process that runs no fit (the suite's
+    controller under xdist): `folder()` would import the harness, and with it Lightning."""
+    return importlib.import_module(f"{GENERATIONS[target().generation]}.clauses")
 
 
 def folder_name(generation: str) -> str:
@@ -84,22 +119,22 @@ def describe() -> str:
     """What is imported, as one line to show."""
     found = target()
     return (f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
-            f"from {lightning().__file__}")
+            f"from {found.file}")
 
 
 def check(wanted: str | None = None, root: str | None = None, patched: bool = False) -> None:
     """`WrongTarget` unless the imported Lightning is the registered target `wanted`, imported from the
     directory `root`, with the series' hook where `patched`."""
-    found, api = target(), lightning()
+    found = target()
     try:
         name = targets.target(wanted).name if wanted else found.name
     except targets.UnknownTarget as exc:
         raise WrongTarget(str(exc)) from exc
     if found.name != name:
         raise WrongTarget(f"Lightning {wanted} was expected")
-    if root and not api.__file__.startswith(root):
-        raise WrongTarget(f"imported from {api.__file__}, not from {root}")
-    if patched and not hasattr(api.Callback, NEW_HOOK):
+    if root and not found.file.startswith(root):
+        raise WrongTarget(f"imported from {found.file}, not from {root}")
+    if patched and not hasattr(lightning().Callback, NEW_HOOK):
         raise WrongTarget("the rfc hook is missing")
 
 
