@@ -43,17 +43,23 @@ def pytest_addoption(parser):
     parser.addoption("--conformance-json", metavar="PATH",
                      help="write per-clause outcomes and named-scenario observations to PATH")
     parser.addoption("--conformance-target", metavar="TARGET",
-                     help="fail unless the imported Lightning is this registered target (a release, or master)")
+                     help="stop unless the Lightning found is this registered target (a release, or master)")
 
 
 def pytest_report_header(config):
     return generation.describe()
 
 
+def _runs_tests(config) -> bool:
+    """Whether this process runs tests: not pytest-xdist's controller, which gathers their reports."""
+    return hasattr(config, "workerinput") or getattr(config.option, "dist", "no") == "no"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(id): the contract clause a conformance test checks")
     try:
-        generation.check(config.getoption("conformance_target"))
+        # the target from the package's files; where tests run, also that it imports (one line if not)
+        generation.check(config.getoption("conformance_target"), imports=_runs_tests(config))
     except generation.WrongTarget as exc:
         raise pytest.UsageError(f"--conformance-target: {exc} ({generation.describe()})") from exc
     try:
@@ -74,7 +80,7 @@ def target() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    not_applicable = generation.folder().clauses.NOT_APPLICABLE
+    not_applicable = generation.clauses().NOT_APPLICABLE
     for item in items:
         if HERE not in Path(item.fspath).parents:
             continue  # a test from outside the suite collected in the same run

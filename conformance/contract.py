@@ -3,7 +3,9 @@
 A generation folder (`conformance/lightning_<major>_<minor>/`, registered in `tools/targets.py`)
 provides eight modules; each is a `typing.Protocol` here (a module satisfies a protocol by its
 top-level names, PEP 544). The core reaches a folder only through `generation.folder()`, which
-loads the eight modules of the Lightning under test and checks them against these protocols;
+loads the eight modules of the Lightning under test and checks them against these protocols (a
+process that runs no fit, such as the suite's xdist controller, loads its `clauses.py` alone, checked
+the same way, with `generation.clauses()`);
 `tests/test_contract.py` checks every registered folder's source against them without Lightning.
 """
 from __future__ import annotations
@@ -100,14 +102,17 @@ def parts() -> dict[str, type]:
     return {f.name: globals()[f.type] if isinstance(f.type, str) else f.type for f in fields(Folder)}
 
 
+def load_part(package: str, name: str) -> Any:
+    """The module `name` of the folder `package`; TypeError naming what it lacks."""
+    protocol = parts()[name]
+    module = importlib.import_module(f"{package}.{name}")
+    lacking = missing(module, protocol)
+    if lacking:
+        raise TypeError(f"{module.__name__} does not meet the contract: it lacks {', '.join(lacking)} "
+                        f"(conformance/contract.py, {protocol.__name__})")
+    return module
+
+
 def load(package: str) -> Folder:
     """The folder `package` (e.g. "conformance.lightning_2_6"); TypeError naming what it lacks."""
-    modules = {}
-    for name, protocol in parts().items():
-        module = importlib.import_module(f"{package}.{name}")
-        lacking = missing(module, protocol)
-        if lacking:
-            raise TypeError(f"{module.__name__} does not meet the contract: it lacks {', '.join(lacking)} "
-                            f"(conformance/contract.py, {protocol.__name__})")
-        modules[name] = module
-    return Folder(**modules)
+    return Folder(**{name: load_part(package, name) for name in parts()})

@@ -5,7 +5,8 @@ themselves) knows no Lightning API. Each generation is a package beside it,
 `conformance/lightning_<major>_<minor>/`, with a reference model, a harness, a DDP runner, its
 strategies, named scenarios, the checks of its families and the tests of its own API; what the
 core uses of them is written in `conformance/contract.py`, and `folder()` is the one way in
-(the differential family's knobs are `strategies.KNOBS`, its declared changes `changes.py`).
+(the differential family's knobs are `strategies.KNOBS`, its declared changes `changes.py`;
+`clauses()` is its `clauses.py` alone, for a process that runs no fit).
 A new generation adds such a folder and its line in the registry (`tools/targets.py`), which
 also says which target an imported Lightning is: master's `__version__` (2.6.2) is no
 release, and the registry recognises it as master.
@@ -53,10 +54,10 @@ def _package_dir(name: str) -> Path | None:
     return folder if (folder / "__init__.py").is_file() else None
 
 
-def _version(folder: Path) -> str | None:
-    """The `__version__` the package in `folder` (or, for `lightning.pytorch`, its parent) will have:
-    its `__version__.py` (2.x, which reads `version.info`), else its `__about__.py` (1.x)."""
-    for where in (folder, folder.parent):
+def _version(folder: Path, nested: bool) -> str | None:
+    """The `__version__` the package in `folder` (or, if `nested` as `lightning.pytorch` is, its parent
+    package) will have: its `__version__.py` (2.x, which reads `version.info`), else its `__about__.py` (1.x)."""
+    for where in (folder, folder.parent) if nested else (folder,):
         if (where / "__version__.py").is_file():
             return runpy.run_path(str(where / "__version__.py"))["version"]
         if (where / "__about__.py").is_file():
@@ -73,7 +74,7 @@ def target() -> Target:
     generations otherwise. `lightning()` checks the import against it."""
     for name in PACKAGES:
         folder = _package_dir(name)
-        version = _version(folder) if folder else None
+        version = _version(folder, "." in name) if folder else None
         if version is None:
             continue
         registered = targets.for_version(version)
@@ -102,9 +103,10 @@ def folder() -> contract.Folder:
 
 
 def clauses() -> ModuleType:
-    """The active generation's `clauses.py` alone, for a process that runs no fit (the suite's
-    controller under xdist): `folder()` would import the harness, and with it Lightning."""
-    return importlib.import_module(f"{GENERATIONS[target().generation]}.clauses")
+    """The active generation's `clauses.py` alone, checked against the contract as `folder()` checks it,
+    for a process that runs no fit (the suite's controller under xdist): `folder()` would import the
+    harness, and with it Lightning."""
+    return contract.load_part(GENERATIONS[target().generation], "clauses")
 
 
 def folder_name(generation: str) -> str:
@@ -122,9 +124,11 @@ def describe() -> str:
             f"from {found.file}")
 
 
-def check(wanted: str | None = None, root: str | None = None, patched: bool = False) -> None:
-    """`WrongTarget` unless the imported Lightning is the registered target `wanted`, imported from the
-    directory `root`, with the series' hook where `patched`."""
+def check(wanted: str | None = None, root: str | None = None, patched: bool = False,
+          imports: bool = False) -> None:
+    """`WrongTarget` unless the Lightning this interpreter finds is the registered target `wanted`, found
+    in the directory `root`, and, where `imports` (or `patched`), imports, with the series' hook where
+    `patched`. Without them nothing is imported: the target is what the package's files say."""
     found = target()
     try:
         name = targets.target(wanted).name if wanted else found.name
@@ -133,15 +137,20 @@ def check(wanted: str | None = None, root: str | None = None, patched: bool = Fa
     if found.name != name:
         raise WrongTarget(f"Lightning {wanted} was expected")
     if root and not found.file.startswith(root):
-        raise WrongTarget(f"imported from {found.file}, not from {root}")
-    if patched and not hasattr(lightning().Callback, NEW_HOOK):
-        raise WrongTarget("the rfc hook is missing")
+        raise WrongTarget(f"found at {found.file}, not in {root}")
+    if imports or patched:
+        try:
+            api = lightning()
+        except Exception as exc:  # whatever the tree raises on import: one line, not a traceback
+            raise WrongTarget(f"{found.package} does not import: {type(exc).__name__}: {exc}") from exc
+        if patched and not hasattr(api.Callback, NEW_HOOK):
+            raise WrongTarget("the rfc hook is missing")
 
 
 def main(argv: list) -> int:
     """`python -m conformance.generation [TARGET] [--from DIR] [--patched]`: say what is imported;
     fail unless it is TARGET, imported from DIR, with the series' hook. The import check of
-    `tools.releases`; the suite makes the same check with `--conformance-target`."""
+    `tools.releases`; the suite checks the target with `--conformance-target`."""
     parser = argparse.ArgumentParser(prog="python -m conformance.generation", description=main.__doc__)
     parser.add_argument("target", nargs="?", help="the registered target that must be imported")
     parser.add_argument("--from", dest="root", help="the directory it must be imported from")
@@ -149,7 +158,7 @@ def main(argv: list) -> int:
     args = parser.parse_args(argv)
     print(describe())
     try:
-        check(args.target, args.root, args.patched)
+        check(args.target, args.root, args.patched, imports=True)
     except WrongTarget as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
