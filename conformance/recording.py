@@ -43,7 +43,8 @@ def seed() -> None:
 
     Not `seed_everything` itself: on torch 2.x its `torch.manual_seed` also queues a seeding of each
     absent accelerator (CUDA, XPU, MTIA) with a formatted copy of the caller's stack, which under
-    pytest and hypothesis is deep. That was 11 % of the 1.3 suite's time and 5 % of 2.6's (BENCHMARKS.md).
+    pytest and hypothesis is deep: a part of the suite's time to measure (BENCHMARKS.md).
+    `tests/test_seed.py` checks that both leave the same state.
     """
     os.environ["PL_GLOBAL_SEED"] = "0"  # what a DDP rank's `reset_seed` reads
     os.environ["PL_SEED_WORKERS"] = "0"

@@ -273,10 +273,10 @@ for _name in ("lightning.pytorch", "pytorch_lightning", "lightning.fabric", "lig
 
 def _look_up_entry_points_once() -> None:
     """Every `Trainer()` of 2.x looks up the entry points of external callbacks, and `importlib.metadata`
-    reads each installed distribution's `entry_points.txt` again: 2 ms of a 15 ms fit here (7 % of the
-    suite's time, BENCHMARKS.md). Installed distributions do not change during a run, so the first
-    lookup's answer is every later Trainer's too. Up to 2.3 the registry imports `entry_points` inside
-    the function, out of reach: those releases still look up each time."""
+    reads each installed distribution's `entry_points.txt` again: most of a `Trainer()`'s time here
+    (BENCHMARKS.md). Installed distributions do not change during a run, so the first lookup's answer
+    is every later Trainer's too. Up to 2.3 the registry imports `entry_points` inside the function,
+    out of reach: those releases still look up each time."""
     connector = importlib.import_module(pl.__name__ + ".trainer.connectors.callback_connector")
     registry = sys.modules[connector._load_external_callbacks.__module__]
     if hasattr(registry, "entry_points"):
