@@ -114,11 +114,11 @@ def folder_name(generation: str) -> str:
 
 
 class WrongTarget(Exception):
-    """The imported Lightning is not the one a run asked for."""
+    """The Lightning found is not the one a run asked for, or does not import."""
 
 
 def describe() -> str:
-    """What is imported, as one line to show."""
+    """The Lightning this interpreter finds (what it imports, `lightning()` makes sure), as one line to show."""
     found = target()
     return (f"Lightning {found.version} ({found.package}, target {found.name}, generation {found.generation}) "
             f"from {found.file}")
