@@ -26,6 +26,7 @@ from typing import NamedTuple
 from conformance import contract
 from conformance.scenario import NEW_HOOK
 from tools import targets
+from tools.patchset.layout import about_version
 
 # major.minor -> the package of the suite that checks it, from the registry
 GENERATIONS = {g.name: g.module for g in targets.GENERATIONS}
@@ -56,14 +57,14 @@ def _package_dir(name: str) -> Path | None:
 
 def _version(folder: Path, nested: bool) -> str | None:
     """The `__version__` the package in `folder` (or, if `nested` as `lightning.pytorch` is, its parent
-    package) will have: its `__version__.py` (2.x, which reads `version.info`), else its `__about__.py` (1.x)."""
+    package) will have: its `__version__.py` (2.x: run, as it finds `version.info` beside the package or
+    in it), else the `__version__` of its `__about__.py` (1.x, read as the engine reads a tree's)."""
     for where in (folder, folder.parent) if nested else (folder,):
         if (where / "__version__.py").is_file():
             return runpy.run_path(str(where / "__version__.py"))["version"]
-        if (where / "__about__.py").is_file():
-            found = runpy.run_path(str(where / "__about__.py")).get("__version__")
-            if found:
-                return found
+        found = about_version(where / "__about__.py") if (where / "__about__.py").is_file() else None
+        if found:
+            return found
     return None
 
 

@@ -63,6 +63,13 @@ class Layout:
         return IMPORTS[self.name][1]
 
 
+def about_version(about: Path) -> str | None:
+    """The `__version__ = '...'` of a 1.x `__about__.py`, spelled as there (`1.3.7post0`); None without one."""
+    text = about.read_text(encoding="utf-8", errors="replace")
+    m = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.M)
+    return m.group(1) if m else None
+
+
 def read_version(target: Path) -> str:
     """The release of a Lightning tree in PEP 440 spelling (`1.3.7post0` reads as 1.3.7.post0)."""
     return detect(target).version
@@ -72,11 +79,10 @@ def detect(target: Path) -> Layout:
     """The layout and release of a Lightning source tree; PatchsetError if it is none."""
     about = target / ABOUT_1X
     if about.is_file():
-        text = about.read_text(encoding="utf-8", errors="replace")
-        m = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.M)
-        if not m:
+        version = about_version(about)
+        if version is None:
             raise PatchsetError(f"cannot find __version__ in {about}")
-        return Layout(LEGACY, normalize_version(m.group(1)), "pytorch_lightning/")
+        return Layout(LEGACY, normalize_version(version), "pytorch_lightning/")
     info = target / VERSION_INFO
     if info.is_file():
         lines = info.read_text(encoding="utf-8", errors="replace").split()
