@@ -1,10 +1,11 @@
 """The DDP family's bookkeeping (`conformance/ddp.py`): which fits of a launch count, and the family
-fitted once per run of the suite, whichever test process asks first.
+fitted once per run of the suite, whichever test process asks first; and what 1.3's workers get.
 
-Needs torch (the module serves torch's rendezvous store), not Lightning (nothing here fits); the
-`patched` tox env runs it.
+Needs torch (the module serves torch's rendezvous store), not Lightning (nothing here fits; the one
+test of 1.3's launch skips without Lightning 1.3); the `patched` tox env runs it.
 """
 import json
+import os
 import pickle
 import signal
 import subprocess
@@ -139,3 +140,17 @@ def test_two_processes_asking_at_once_fit_the_family_once(tmp_path):
     assert printed == [f"fitted by {fitter}"] * 2
     assert pickle.loads((tmp_path / "ddp-family.pickle").read_bytes())[Scenario(max_epochs=1)].args == (
         f"fitted by {fitter}",)
+
+
+def test_the_1_3_workers_get_the_environment_of_their_launch(monkeypatch):
+    """1.3's fork server forks the workers with its own environment, the test process's at the first
+    launch; the plugin carries the environment of each launch to its workers, as spawned ones inherit it."""
+    runner = pytest.importorskip("conformance.lightning_1_3.ddp", reason="needs Lightning 1.3")
+    monkeypatch.setenv("MASTER_PORT", "1234")
+    monkeypatch.delenv("CONFORMANCE_SERVER_ONLY", raising=False)
+    launch = pickle.dumps(runner.ForkserverSpawnPlugin())
+    monkeypatch.setenv("MASTER_PORT", "5678")  # the server's, from an earlier launch
+    monkeypatch.setenv("CONFORMANCE_SERVER_ONLY", "1")
+    assert isinstance(pickle.loads(launch), runner.ForkserverSpawnPlugin)
+    assert os.environ["MASTER_PORT"] == "1234"
+    assert "CONFORMANCE_SERVER_ONLY" not in os.environ

@@ -1,9 +1,10 @@
 """Run a `Scenario` under `torch.distributed`: Lightning 1.3's `ddp_cpu` with 2 processes on gloo.
 
-`accelerator="ddp_cpu"` spawns its workers with `torch.multiprocessing.spawn`: the trainer,
-its callbacks and the LightningModule are pickled into fresh processes that share no memory
-with the test. So everything here is defined at module level (importable in the children,
-which import it as the test process does), and each rank writes what it sees as JSON lines to
+`accelerator="ddp_cpu"` starts its workers with `torch.multiprocessing`: the trainer, its callbacks
+and the LightningModule are pickled into other processes that share no memory with the test. Here a
+fork server starts them (`ForkserverSpawnPlugin`, below) where Lightning would spawn fresh
+interpreters; what the workers run is Lightning's own. So everything here is defined at module level
+(importable in the workers), and each rank writes what it sees as JSON lines to
 `<root>/trace-rank<R>.jsonl` (`conformance/ddp.py`); the test process reads the files after `fit`.
 
 Each rank's lines rebuild an `Observation` of that rank, comparable with the single-process
@@ -12,8 +13,9 @@ Each rank's lines rebuild an `Observation` of that rank, comparable with the sin
 each rank sees `scenario.train_batches` batches), takes the same checkpoint decisions (both
 ranks call `trainer.save_checkpoint`, so `on_save_checkpoint` fires on every rank), and
 only the writing of the file is rank 0's. Writes are observed by wrapping the `atomic_save`
-that `TrainingTypePlugin.save_checkpoint` calls, in the children only.
+that `TrainingTypePlugin.save_checkpoint` calls, in the workers only.
 """
+import multiprocessing
 import os
 import traceback
 from datetime import timedelta
@@ -24,6 +26,7 @@ import torch
 import torch.distributed
 import torch.distributed.distributed_c10d
 
+from pytorch_lightning.plugins import DDPSpawnPlugin
 from pytorch_lightning.plugins.training_type import training_type_plugin
 
 from conformance import ddp as core
@@ -43,7 +46,7 @@ class RankTrace(core.RankTrace):
         return torch.distributed.get_rank() if torch.distributed.is_initialized() else -1
 
     def __setstate__(self, state: dict) -> None:
-        # unpickled in the spawned workers only, before Lightning calls init_process_group there:
+        # unpickled in the workers only, before Lightning calls init_process_group there:
         # bound the collectives, and see which rank writes which checkpoint file
         self.__dict__.update(state)
         torch.distributed.distributed_c10d.default_pg_timeout = COLLECTIVE_TIMEOUT
@@ -57,6 +60,37 @@ def _recording_save(save, trace: RankTrace):
         trace.written(filepath, checkpoint)
     atomic_save.recorded = True
     return atomic_save
+
+
+class ForkserverSpawnPlugin(DDPSpawnPlugin):
+    """`ddp_cpu`'s plugin (`DDPSpawnPlugin`), whose workers a fork server starts instead of `spawn`.
+
+    `spawn` starts each worker as a fresh interpreter that imports torch and Lightning: seconds of a
+    core per worker, two workers a fit, three fits in every 1.3 run of the suite. A fork server
+    imports them once per test process and forks each worker from there, an interpreter that has
+    run nothing else (no threads, no process group), unlike the test process. The workers run the
+    plugin's own `new_process`, as spawned ones do, and get the environment of the launch (the
+    rendezvous, PL_GLOBAL_SEED), as spawned ones do: forked ones would take the server's, which
+    started at the first launch.
+    """
+
+    def start_training(self, trainer) -> None:
+        # DDPSpawnPlugin.start_training (the same in every 1.3 release), with the fork server
+        context = multiprocessing.get_context("forkserver")
+        # read when the server starts (the first launch): this module (torch, Lightning, the harness) and
+        # torch._dynamo, which torch's DistributedDataParallel imports in each worker otherwise
+        context.set_forkserver_preload([__name__, "torch._dynamo"])
+        torch.multiprocessing.start_processes(self.new_process, start_method="forkserver", **self.mp_spawn_kwargs)
+        trainer.optimizers = []
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "launch_environ": dict(os.environ)}
+
+    def __setstate__(self, state: dict) -> None:
+        # unpickled in the workers only, first of the launch's arguments (the bound `new_process`)
+        os.environ.clear()
+        os.environ.update(state.pop("launch_environ"))
+        super().__setstate__(state)
 
 
 class DDPModule(core.ShardedModule, TrainOnlyModule):
@@ -74,7 +108,7 @@ def _files(root: Path) -> dict:
 
 def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Outcome]:
     """Each scenario's outcome (`run`'s run, or the NotApplicable or failure it raised), fitted in turn
-    under `root/<index>/run`. `ddp_cpu` spawns its workers for each fit, so fits cannot share them."""
+    under `root/<index>/run`. `ddp_cpu` starts its workers for each fit, so fits cannot share them."""
     outcomes: Dict[Scenario, core.Outcome] = {}
     for index, scenario in enumerate(scenarios):
         where = root / str(index) / "run"  # a directory of its own: ddp_spawn writes beside it (`_fit`)
@@ -93,9 +127,9 @@ def run(scenario: Scenario, root: Path) -> DDPRun:
     """Fit `scenario` with `ddp_cpu` on `WORLD_SIZE` processes under `root` and collect each rank's records.
 
     The ranks meet at the core's `rendezvous`, a store this process serves for the fit (parallel
-    xdist workers fit at the same time: no port is chosen before it is bound). The spawned workers
-    inherit this process's environment; the trainer also sets PL_GLOBAL_SEED and MASTER_PORT here:
-    the environment is restored.
+    xdist workers fit at the same time: no port is chosen before it is bound). The workers get this
+    process's environment; the trainer also sets PL_GLOBAL_SEED and MASTER_PORT here: the environment
+    is restored.
     """
     saved = dict(os.environ)
     try:
@@ -122,7 +156,7 @@ def _fit(scenario: Scenario, root: Path) -> DDPRun:
     seed()
     trainer = build_trainer(scenario, root, [recorder] + checkpoints + early_stopping, scenario.max_epochs,
                             accelerator="ddp_cpu", num_processes=WORLD_SIZE, limit_val_batches=0,
-                            num_sanity_val_steps=0)
+                            num_sanity_val_steps=0, plugins=[ForkserverSpawnPlugin()])
     try:
         trainer.fit(DDPModule(scenario, trace))
     except torch.multiprocessing.ProcessExitedException as exc:
