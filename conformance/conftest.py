@@ -232,6 +232,21 @@ def _family(request) -> str:
 
 
 @pytest.fixture
+def ddp_family(request, tmp_path_factory):
+    """The generation's DDP family (`ddp.FAMILY`): a callable giving each scenario's outcome, fitted once
+    per run of the suite by whichever test process asks first (`conformance/ddp.py: family_outcomes`)."""
+    from conformance import ddp  # imports torch: here, where tests run, not in xdist's controller
+
+    # xdist's workers of one run share their basetemp's parent; without xdist the basetemp is the run's.
+    # A worker is told by its config (`workerinput`), not by PYTEST_XDIST_WORKER: a pytest that a worker
+    # starts inherits that variable, and its basetemp's parent is every run's `pytest-of-<user>`
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if hasattr(request.config, "workerinput") else shared
+    runner = generation.folder().ddp
+    return lambda: ddp.family_outcomes(shared, tuple(runner.FAMILY.scenarios.values()), runner.run_all)
+
+
+@pytest.fixture
 def run_scenario(request, tmp_path_factory):
     """Observe scenarios with the active generation's harness, each in a fresh directory;
     counts them per family and region. A scenario the target rejects makes the test

@@ -65,8 +65,7 @@ class Changes(Protocol):
 
 @runtime_checkable
 class Ddp(Protocol):
-    FAMILY: Any                          # the DDP scenarios and their clauses
-    run: Callable[..., Any]              # (Scenario, root) -> the ranks' traces
+    FAMILY: Any                          # the DDP scenarios (conformance.ddp.Family)
     run_all: Callable[..., Any]          # (Scenarios, root) -> {Scenario: the ranks' traces, or why none}
 
 

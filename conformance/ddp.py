@@ -17,7 +17,7 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, NamedTuple, Sequence, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.distributed
@@ -36,17 +36,21 @@ RETURNED = "returned"  # the rank's `fit` returned (2.6's launches: the next fit
 
 
 class Family(NamedTuple):
-    """A generation's DDP family (`conformance/test_ddp.py`): three fixed scenarios, each fitted once."""
+    """A generation's DDP family (`conformance/test_ddp.py`): fixed scenarios, each fitted once."""
 
     train_only: Scenario  # for the hook and the checkpoint check: one file per epoch
     early_stopping: Scenario  # stops at the end of epoch 1, before max_epochs
     train_end: Scenario  # the trigger saves `ckpt0/last.ckpt` (epoch 2, global_step 4), its only save
     train_end_event: Event  # how every rank's `on_train_end` of that run is traced
+    # where the generation has one: a run whose ranks see different inputs to the decision "is this a run
+    # without validation?" (2.6: only rank 0 has validation batches, `lightning_2_6/test_ddp_decision.py`)
+    one_decision: Optional[Scenario] = None
 
     @property
     def scenarios(self) -> Dict[str, Scenario]:
-        """The three scenarios by name, in the order the suite fits them."""
-        return {name: getattr(self, name) for name in ("train_only", "early_stopping", "train_end")}
+        """The scenarios by name, in the order the suite fits them (`one_decision`, where there is one, last)."""
+        names = ("train_only", "early_stopping", "train_end", "one_decision")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 @contextmanager
@@ -311,19 +315,23 @@ def _fit_family(shared: Path, scenarios: Sequence[Scenario],
         return {scenario: error for scenario in scenarios}
 
 
+def as_run(outcome: Outcome) -> DDPRun:
+    """A test's run from a scenario's outcome: a scenario the target rejects makes the test NOT-APPLICABLE,
+    and a failed fit fails every test that uses it."""
+    if isinstance(outcome, NotApplicable):
+        skip_not_applicable(outcome)
+    if isinstance(outcome, FitFailed):
+        raise FitFailed(str(outcome))  # a new one each test: the family's is shared
+    return outcome
+
+
 def counted_runs(request, region: Callable[[Scenario], str], outcomes: Callable[[], Dict[Scenario, Outcome]]
                  ) -> Iterator:
     """The body of the `ddp_run` fixture (`conformance/test_ddp.py`): each scenario's run from `outcomes()`
-    (the family, fitted once), counted per region; a scenario the target rejects is NOT-APPLICABLE,
-    and a failed fit fails every test that uses it."""
+    (the family, fitted once, `as_run`), counted per region."""
     with regions.counting(request, "ddp", region) as count:
         def run(scenario: Scenario) -> DDPRun:
             count(scenario)
-            outcome = outcomes()[scenario]
-            if isinstance(outcome, NotApplicable):
-                skip_not_applicable(outcome)
-            if isinstance(outcome, FitFailed):
-                raise FitFailed(str(outcome))  # a new one each test: the family's is shared
-            return outcome
+            return as_run(outcomes()[scenario])
 
         yield run

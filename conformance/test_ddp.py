@@ -1,8 +1,8 @@
 """Family: runs without validation under torch.distributed (2 CPU processes, gloo).
 
-A DDP fit starts two processes and sets up gloo, so it costs several seconds: the family is the
-three fixed scenarios of the generation's `ddp.FAMILY`, fitted once per run of the suite by the
-generation's `run_all` (2.6: all three in one launch), whichever test process asks first. Each
+A DDP fit starts two processes and sets up gloo, so it costs seconds: the family is the fixed
+scenarios of the generation's `ddp.FAMILY`, fitted once per run of the suite by the generation's
+`run_all` (2.6: all of them in one launch), whichever test process asks first. Each
 rank's trace comes back through files (`conformance/ddp.py`; how the ranks are started is the
 generation's `ddp.py`) and is compared with the single-process model: under DDP every rank runs
 the same loop on its shard of the data, so each rank's trace, its callbacks' state and the files
@@ -26,17 +26,8 @@ pytestmark = pytest.mark.clause("ddp")
 
 
 @pytest.fixture
-def ddp_run(request, tmp_path_factory):
-    # xdist's workers of one run share their basetemp's parent; without xdist the basetemp is the run's.
-    # A worker is told by its config (`workerinput`), not by PYTEST_XDIST_WORKER: a pytest that a worker
-    # starts inherits that variable, and its basetemp's parent is every run's `pytest-of-<user>`
-    shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if hasattr(request.config, "workerinput") else shared
-
-    def outcomes():
-        return core.family_outcomes(shared, tuple(FAMILY.scenarios.values()), DDP.run_all)
-
-    yield from core.counted_runs(request, generation.folder().strategies.region, outcomes)
+def ddp_run(request, ddp_family):
+    yield from core.counted_runs(request, generation.folder().strategies.region, ddp_family)
 
 
 def test_hook_fires_on_every_rank_once_per_epoch(ddp_run):

@@ -5,10 +5,11 @@
 Runs in an interpreter that imports a patched Lightning tree (e.g. the `patched` or `patched-2.6.6`
 tox env's: `.tox/patched-2.6.6/bin/python -m tools.stress_ddp`). Its unit is what
 `conformance/test_ddp.py` runs: the generation's DDP family (`ddp.FAMILY`: train-only, early
-stopping, train end) fitted by the generation's `ddp.run_all` on two processes, so `--fits N` fits
-the family ceil(N/3) times. On 2.6 the family's three fits share one launch of the two ranks (where
-a port is bound and where a process may abort at exit), on 1.3 each fit is a launch: 200 launches
-are `--fits 600` on 2.6 and `--fits 200` on 1.3. `--loops` worker processes fit at the same time,
+stopping, train end; on 2.6 also R6's run whose ranks' validation differs) fitted by the generation's
+`ddp.run_all` on two processes, so `--fits N` fits the family ceil(N/3) times on 1.3, ceil(N/4) on
+2.6. On 2.6 the family's four fits share one launch of the two ranks (where a port is bound and
+where a process may abort at exit), on 1.3 each fit is a launch: 200 launches are `--fits 800` on
+2.6 and `--fits 200` on 1.3. `--loops` worker processes fit at the same time,
 so that fits compete for ports and cores as the suite's xdist workers do, and the machine's other
 load adds to it. A fit fails when it has no run (the runner raised, or it failed or was not
 applicable) or when a rank did not record the end of training. Each failed family's error goes to

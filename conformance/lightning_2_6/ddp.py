@@ -111,15 +111,16 @@ def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
     trainer.fit((UnevenValidationModule if uneven else DDPModule)(scenario, trace))
 
 
-def run_all(scenarios: Sequence[Scenario], root: Path, uneven: bool = False) -> Dict[Scenario, core.Outcome]:
+def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Outcome]:
     """Fit `scenarios` under DDP, one after another in one launch of a fresh `python -m` process (rank 0),
     each in `root/<index>`; each scenario's outcome: its ranks' records (`DDPRun`), `NotApplicable`
     where the target lacks an argument of it (decided here, before the launch), or `core.FitFailed`.
 
     Only scenarios without failure injection or resume are supported: train-only ones (the DDP
-    family), and with `uneven` one whose validation only rank 0 has batches for (R6). `root` must be
-    an empty directory. The ranks meet at the core's `rendezvous`, a store this process serves for
-    the launch; Lightning starts rank 1 with rank 0's environment, so both ranks find it.
+    family), and the family's `one_decision`, whose validation only rank 0 has batches for (R6,
+    `UnevenValidationModule`). `root` must be an empty directory. The ranks meet at the core's
+    `rendezvous`, a store this process serves for the launch; Lightning starts rank 1 with rank 0's
+    environment, so both ranks find it.
     """
     outcomes: Dict[Scenario, core.Outcome] = {}
     batch = []
@@ -135,8 +136,8 @@ def run_all(scenarios: Sequence[Scenario], root: Path, uneven: bool = False) -> 
         batch.append((scenario, where))
     if not batch:
         return outcomes
-    command = [sys.executable, "-m", __name__, json.dumps([[s.to_dict(), str(where)] for s, where in batch])]
-    command += ["uneven"] if uneven else []
+    fits = [[s.to_dict(), str(where), s == FAMILY.one_decision] for s, where in batch]
+    command = [sys.executable, "-m", __name__, json.dumps(fits)]
     with core.rendezvous() as meeting:
         env = dict(os.environ, **meeting)
         env.pop("LOCAL_RANK", None)
@@ -145,14 +146,6 @@ def run_all(scenarios: Sequence[Scenario], root: Path, uneven: bool = False) -> 
     runs = [DDPRun(s, where, harness.checkpoint_files(where, len(s.checkpoints)), output) for s, where in batch]
     outcomes.update(core.failed_fits(runs, done.returncode, output))
     return outcomes
-
-
-def run(scenario: Scenario, root: Path, uneven: bool = False) -> DDPRun:
-    """`run_all` of one scenario: its run, or its NotApplicable or FitFailed raised."""
-    outcome = run_all([scenario], root, uneven)[scenario]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
 
 
 # The DDP family (`conformance/test_ddp.py`). Train-only: G1, check_val_every_n_epoch=2 makes
@@ -170,10 +163,13 @@ FAMILY = core.Family(
     train_end=Scenario(train_batches=3, limit_val_batches=0, max_epochs=3, max_steps=4, checkpoints=(
         Checkpoint(every_n_epochs=0, save_last=True, trigger_on_train_end=True),)),
     train_end_event=("on_train_end", 2, 4),  # 2.x has counted epoch 1 as done by on_train_end
+    # R6 (`test_ddp_decision.py`): validation every epoch, on rank 0 only; no ModelCheckpoint or EarlyStopping
+    # (with one, 2.6.6 itself cannot run it: rank 0 saves or reduces after a validation that rank 1 skips)
+    one_decision=Scenario(train_batches=2, val_batches=2, max_epochs=2, checkpoints=()),
 )
 
 if __name__ == "__main__":
-    for scenario, where in json.loads(sys.argv[1]):
-        fit(Scenario.from_dict(scenario), Path(where), uneven=sys.argv[2:] == ["uneven"])
+    for scenario, where, uneven in json.loads(sys.argv[1]):
+        fit(Scenario.from_dict(scenario), Path(where), uneven)
         # an error after on_train_end (teardown) belongs to this fit, not to the next: say it returned
         RankTrace(Path(where)).write({"hook": core.RETURNED, "epoch": None, "step": None})
