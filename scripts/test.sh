@@ -43,14 +43,19 @@ cd "$root"
 # tox writes what each env ran and printed to build/tox-result.json. A failed env's output is
 # somewhere in the middle of a long log, and a CI log keeps only its tail: the failed envs'
 # failing commands and their last lines are printed again at the end.
-# (One env at a time: the envs are CPU-bound, each runs its tests on every core with
-# pytest-xdist, and two at a time on 2 cores were no faster; on more cores,
-# `scripts/test.sh run-parallel -p N` runs N envs at a time.)
+# Without arguments, the default envs run as many at a time as there are cores (tox run-parallel
+# -p auto): each env runs its tests on every core with pytest-xdist, but its serial steps (setup,
+# the tree, pytest's start, the tail of its slowest test) leave cores idle that the next env fills.
+# tox prints each env's output when it ends. With arguments, tox runs what they say, one env at a time.
 result="$root/build/tox-result.json"
 mkdir -p "$root/build"
 rm -f "$result"
 status=0
-"$venv/bin/python" -m tox -c "$root/tox.ini" --result-json "$result" "$@" || status=$?
+if [ "$#" -eq 0 ]; then
+    "$venv/bin/python" -m tox run-parallel --parallel auto -c "$root/tox.ini" --result-json "$result" || status=$?
+else
+    "$venv/bin/python" -m tox -c "$root/tox.ini" --result-json "$result" "$@" || status=$?
+fi
 if [ "$status" -ne 0 ] && [ -f "$result" ]; then
     "$venv/bin/python" -m tools.tox_failures "$result" || true
 fi
