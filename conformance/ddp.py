@@ -101,6 +101,10 @@ class FitFailed(RuntimeError):
     """A DDP fit that did not end as a fit should (its output's tail in the message)."""
 
 
+class NotFitted(FitFailed):
+    """A fit that its launch never started: an earlier fit of the launch failed."""
+
+
 # what a runner's `run_all` gives for each scenario: its ranks' records, or why there are none
 Outcome = Union["DDPRun", NotApplicable, FitFailed]
 
@@ -124,7 +128,20 @@ def failed_fits(runs: Sequence["DDPRun"], exit_code: int, output: str) -> Dict[S
         elif failed is None:
             outcomes[run.scenario] = failed = error
         else:
-            outcomes[run.scenario] = FitFailed(f"not fitted: an earlier fit of its launch failed (exit {exit_code})")
+            outcomes[run.scenario] = NotFitted(f"not fitted: an earlier fit of its launch failed (exit {exit_code})")
+    return outcomes
+
+
+def relaunched(batch: Sequence[tuple], launch: Callable[[Sequence[tuple]], Dict[Scenario, Outcome]]
+               ) -> Dict[Scenario, Outcome]:
+    """The outcomes of `launch(batch)` (items `(scenario, ...)`, fitted one after another in one launch),
+    where the fits a failed fit kept from starting (`NotFitted`) are launched again, without it: one
+    fit's failure is not another's outcome. Each launch fits or fails its first item, so this ends."""
+    outcomes: Dict[Scenario, Outcome] = {}
+    while batch:
+        launched = launch(batch)
+        outcomes.update(launched)
+        batch = [item for item in batch if isinstance(launched[item[0]], NotFitted)]
     return outcomes
 
 
@@ -290,8 +307,9 @@ def family_outcomes(shared: Path, scenarios: Sequence[Scenario],
     """The family's outcomes, fitted once per run of the suite: the first test process that asks calls
     `run_all(scenarios, root)` (each scenario in a directory of its own under `root`) and pickles the
     outcomes to `shared`, a directory every test process of the run sees (xdist's workers share their
-    basetemp's parent); the others wait on a lock there and read them. Worth it: a fit starts two
-    interpreters that import torch and Lightning, seconds of both cores, and each worker would repeat it."""
+    basetemp's parent); the others wait on a lock there and read them. Worth it: a launch starts two
+    processes that import torch and Lightning (1.3: forked from a server that did), seconds of both cores,
+    and each worker would repeat it."""
     if not _family:
         saved = shared / "ddp-family.pickle"
         with open(shared / "ddp-family.lock", "w") as lock:

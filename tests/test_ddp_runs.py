@@ -70,6 +70,22 @@ def test_a_launch_that_fails_after_every_fit_returned_fails_every_fit(tmp_path):
     assert all(isinstance(outcome, ddp.FitFailed) for outcome in outcomes.values())
 
 
+def test_the_fits_a_failed_fit_kept_from_starting_are_launched_again_without_it(tmp_path):
+    launches = []
+
+    def launch(batch):
+        launches.append([scenario for scenario, _ in batch])
+        runs = [_run(tmp_path / str(len(launches)), s, finished=s != SECOND) for s, _ in batch]
+        return ddp.failed_fits(runs, 0 if all(run.finished() for run in runs) else 1, "boom")
+
+    for n in (1, 2):
+        (tmp_path / str(n)).mkdir()
+    outcomes = ddp.relaunched([(s, None) for s in (FIRST, SECOND, THIRD)], launch)
+    assert launches == [[FIRST, SECOND, THIRD], [THIRD]]
+    assert isinstance(outcomes[FIRST], ddp.DDPRun) and isinstance(outcomes[THIRD], ddp.DDPRun)
+    assert type(outcomes[SECOND]) is ddp.FitFailed and "boom" in str(outcomes[SECOND])
+
+
 @pytest.fixture
 def fresh_process(monkeypatch):
     """This process as if it had not read the family yet (each xdist worker starts so)."""
@@ -145,7 +161,8 @@ def test_two_processes_asking_at_once_fit_the_family_once(tmp_path):
 def test_the_1_3_workers_get_the_environment_of_their_launch(monkeypatch):
     """1.3's fork server forks the workers with its own environment, the test process's at the first
     launch; the plugin carries the environment of each launch to its workers, as spawned ones inherit it."""
-    runner = pytest.importorskip("conformance.lightning_1_3.ddp", reason="needs Lightning 1.3")
+    # ImportError: where Lightning 2.x installs a pytorch_lightning without 1.3's plugins
+    runner = pytest.importorskip("conformance.lightning_1_3.ddp", reason="needs Lightning 1.3", exc_type=ImportError)
     monkeypatch.setenv("MASTER_PORT", "1234")
     monkeypatch.delenv("CONFORMANCE_SERVER_ONLY", raising=False)
     launch = pickle.dumps(runner.ForkserverSpawnPlugin())
@@ -154,3 +171,7 @@ def test_the_1_3_workers_get_the_environment_of_their_launch(monkeypatch):
     assert isinstance(pickle.loads(launch), runner.ForkserverSpawnPlugin)
     assert os.environ["MASTER_PORT"] == "1234"
     assert "CONFORMANCE_SERVER_ONLY" not in os.environ
+    # a server that imported another Lightning than the test process (its own sys.path) stops the fit
+    monkeypatch.setattr(runner, "_imported", lambda: {"pytorch_lightning": "elsewhere"})
+    with pytest.raises(RuntimeError, match="the fork server imported .*elsewhere"):
+        pickle.loads(launch)

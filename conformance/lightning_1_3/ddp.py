@@ -17,6 +17,7 @@ that `TrainingTypePlugin.save_checkpoint` calls, in the workers only.
 """
 import multiprocessing
 import os
+import sys
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -68,10 +69,12 @@ class ForkserverSpawnPlugin(DDPSpawnPlugin):
     `spawn` starts each worker as a fresh interpreter that imports torch and Lightning: seconds of a
     core per worker, two workers a fit, three fits in every 1.3 run of the suite. A fork server
     imports them once per test process and forks each worker from there, an interpreter that has
-    run nothing else (no threads, no process group), unlike the test process. The workers run the
-    plugin's own `new_process`, as spawned ones do, and get the environment of the launch (the
+    run nothing else (no Python threads, no process group), unlike the test process. The workers run
+    the plugin's own `new_process`, as spawned ones do, and get the environment of the launch (the
     rendezvous, PL_GLOBAL_SEED), as spawned ones do: forked ones would take the server's, which
-    started at the first launch.
+    started at the first launch. The server imports from its own path (Python 3.11's fork server does
+    not take the test process's `sys.path`): a worker whose Lightning or harness is not the test
+    process's file stops the fit.
     """
 
     def start_training(self, trainer) -> None:
@@ -84,13 +87,21 @@ class ForkserverSpawnPlugin(DDPSpawnPlugin):
         trainer.optimizers = []
 
     def __getstate__(self) -> dict:
-        return {**super().__getstate__(), "launch_environ": dict(os.environ)}
+        return {**super().__getstate__(), "launch_environ": dict(os.environ), "launch_files": _imported()}
 
     def __setstate__(self, state: dict) -> None:
         # unpickled in the workers only, first of the launch's arguments (the bound `new_process`)
         os.environ.clear()
         os.environ.update(state.pop("launch_environ"))
+        launched = state.pop("launch_files")
+        if _imported() != launched:
+            raise RuntimeError(f"the fork server imported {_imported()}, the test process {launched}")
         super().__setstate__(state)
+
+
+def _imported() -> Dict[str, str]:
+    """Where this process imported Lightning and the harness from."""
+    return {name: sys.modules[name].__file__ for name in ("pytorch_lightning", "conformance")}
 
 
 class DDPModule(core.ShardedModule, TrainOnlyModule):

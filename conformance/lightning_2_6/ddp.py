@@ -23,7 +23,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -86,7 +86,7 @@ def _record_writes(trace: RankTrace) -> None:
     _writing = trace
 
 
-def fit(scenario: Scenario, root: Path, uneven: bool = False) -> None:
+def fit(scenario: Scenario, root: Path, uneven: bool) -> None:
     """Both ranks: fit `scenario` with `strategy="ddp"` on `WORLD_SIZE` CPU processes; `uneven`: with
     `UnevenValidationModule`."""
     class DDPStrategy(harness.pl.strategies.DDPStrategy):
@@ -118,9 +118,10 @@ def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Ou
 
     Only scenarios without failure injection or resume are supported: train-only ones (the DDP
     family), and the family's `one_decision`, whose validation only rank 0 has batches for (R6,
-    `UnevenValidationModule`). `root` must be an empty directory. The ranks meet at the core's
-    `rendezvous`, a store this process serves for the launch; Lightning starts rank 1 with rank 0's
-    environment, so both ranks find it.
+    `UnevenValidationModule`; the family fits it last, after the fits it could disturb). `root` must be
+    an empty directory. The ranks meet at the core's `rendezvous`, a store this process serves for the
+    launch; Lightning starts rank 1 with rank 0's environment, so both ranks find it. Scenarios that a
+    failed fit kept from starting are launched again, without it.
     """
     outcomes: Dict[Scenario, core.Outcome] = {}
     batch = []
@@ -134,8 +135,12 @@ def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Ou
             outcomes[scenario] = exc
             continue
         batch.append((scenario, where))
-    if not batch:
-        return outcomes
+    outcomes.update(core.relaunched(batch, _launch))
+    return outcomes
+
+
+def _launch(batch: Sequence[Tuple[Scenario, Path]]) -> Dict[Scenario, core.Outcome]:
+    """One launch of the two ranks for `batch` (scenario, directory): each scenario's outcome."""
     fits = [[s.to_dict(), str(where), s == FAMILY.one_decision] for s, where in batch]
     command = [sys.executable, "-m", __name__, json.dumps(fits)]
     with core.rendezvous() as meeting:
@@ -144,8 +149,7 @@ def run_all(scenarios: Sequence[Scenario], root: Path) -> Dict[Scenario, core.Ou
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=FIT_TIMEOUT)
     output = done.stdout + done.stderr
     runs = [DDPRun(s, where, harness.checkpoint_files(where, len(s.checkpoints)), output) for s, where in batch]
-    outcomes.update(core.failed_fits(runs, done.returncode, output))
-    return outcomes
+    return core.failed_fits(runs, done.returncode, output)
 
 
 # The DDP family (`conformance/test_ddp.py`). Train-only: G1, check_val_every_n_epoch=2 makes

@@ -6,7 +6,8 @@ has validation (rank 0 validates every epoch), so no rank may fire the new hook.
 ModelCheckpoint or EarlyStopping: with one, 2.6.6 itself cannot run this case (rank 0 saves or
 reduces after its validation, which rank 1 skips, and the ranks' collectives no longer match), so
 the decision is shown by the hook that the series dispatches on it. The run is the DDP family's
-`one_decision` (`ddp.FAMILY`), fitted in the family's launch.
+`one_decision` (`ddp.FAMILY`), fitted last in the family's launch: a fourth Trainer in both ranks, in
+the process group the family's first fit set up, as the family's own later fits are.
 """
 import pytest
 
