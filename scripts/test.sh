@@ -46,7 +46,7 @@ cd "$root"
 # Without arguments, the default envs run as many at a time as there are cores (tox run-parallel
 # -p auto): each env runs its tests on every core with pytest-xdist, but its serial steps (setup,
 # the tree, pytest's start, the tail of its slowest test) leave cores idle that the next env fills.
-# tox prints each env's output when it ends. With arguments, tox runs what they say, one env at a time.
+# tox prints each env's output when it ends. With arguments, tox runs what they say (`-e ENV`, one env).
 result="$root/build/tox-result.json"
 mkdir -p "$root/build"
 rm -f "$result"
