@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
 import signal
 import tempfile
 import traceback
@@ -17,7 +18,7 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed
@@ -132,16 +133,21 @@ def failed_fits(runs: Sequence["DDPRun"], exit_code: int, output: str) -> Dict[S
     return outcomes
 
 
-def relaunched(batch: Sequence[tuple], launch: Callable[[Sequence[tuple]], Dict[Scenario, Outcome]]
-               ) -> Dict[Scenario, Outcome]:
-    """The outcomes of `launch(batch)` (items `(scenario, ...)`, fitted one after another in one launch),
-    where the fits a failed fit kept from starting (`NotFitted`) are launched again, without it: one
-    fit's failure is not another's outcome. Each launch fits or fails its first item, so this ends."""
+def relaunched(batch: Sequence[Tuple[Scenario, Path]],
+               launch: Callable[[Sequence[Tuple[Scenario, Path]]], Dict[Scenario, Outcome]]) -> Dict[Scenario, Outcome]:
+    """The outcomes of `launch(batch)` (scenarios, each with its directory, fitted one after another in one
+    launch), where the fits a failed fit kept from starting (`NotFitted`) are launched again, without it:
+    one fit's failure is not another's outcome. A relaunched fit starts from an empty directory (a rank
+    may have begun it before the launch failed: the traces are appended to). Each launch fits or fails its
+    first scenario, so this ends."""
     outcomes: Dict[Scenario, Outcome] = {}
     while batch:
         launched = launch(batch)
         outcomes.update(launched)
-        batch = [item for item in batch if isinstance(launched[item[0]], NotFitted)]
+        batch = [(scenario, where) for scenario, where in batch if isinstance(launched[scenario], NotFitted)]
+        for _, where in batch:
+            shutil.rmtree(where)
+            where.mkdir()
     return outcomes
 
 

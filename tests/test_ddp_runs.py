@@ -71,17 +71,21 @@ def test_a_launch_that_fails_after_every_fit_returned_fails_every_fit(tmp_path):
 
 
 def test_the_fits_a_failed_fit_kept_from_starting_are_launched_again_without_it(tmp_path):
-    launches = []
+    """Each relaunched fit starts from an empty directory: its failed launch may have begun it there."""
+    launches, emptied = [], []
 
     def launch(batch):
         launches.append([scenario for scenario, _ in batch])
-        runs = [_run(tmp_path / str(len(launches)), s, finished=s != SECOND) for s, _ in batch]
+        emptied.append([not any(where.iterdir()) for _, where in batch])
+        runs = [_run(where, s, finished=s != SECOND) for s, where in batch]  # each directory written
         return ddp.failed_fits(runs, 0 if all(run.finished() for run in runs) else 1, "boom")
 
-    for n in (1, 2):
-        (tmp_path / str(n)).mkdir()
-    outcomes = ddp.relaunched([(s, None) for s in (FIRST, SECOND, THIRD)], launch)
+    batch = [(s, tmp_path / f"fit-{s.max_epochs}") for s in (FIRST, SECOND, THIRD)]
+    for _, where in batch:
+        where.mkdir()
+    outcomes = ddp.relaunched(batch, launch)
     assert launches == [[FIRST, SECOND, THIRD], [THIRD]]
+    assert emptied == [[True, True, True], [True]]
     assert isinstance(outcomes[FIRST], ddp.DDPRun) and isinstance(outcomes[THIRD], ddp.DDPRun)
     assert type(outcomes[SECOND]) is ddp.FitFailed and "boom" in str(outcomes[SECOND])
 
