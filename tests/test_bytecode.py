@@ -35,6 +35,12 @@ def _pyc(site: Path) -> Path:
     return site / "pkg" / "__pycache__" / f"mod.{sys.implementation.cache_tag}.pyc"
 
 
+def _without_bytecode_settings(**extra) -> dict:
+    """This environment without what would stop CPython writing a new pyc for a stale one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    return {**env, **extra}
+
+
 def test_an_env_loads_the_bytecode_another_env_compiled(tmp_path):
     first, second = _two_envs(tmp_path)
     store = tmp_path / "store" / bytecode.key(first)
@@ -44,7 +50,7 @@ def test_an_env_loads_the_bytecode_another_env_compiled(tmp_path):
     assert linked == os.stat(_pyc(first)).st_ino
     # CPython takes it as valid: it would write a new file for a stale one
     done = subprocess.run([sys.executable, "-c", "import pkg.mod; print(pkg.mod.VALUE, pkg.mod.__file__)"],
-                          env=dict(os.environ, PYTHONPATH=str(second)), capture_output=True, text=True)
+                          env=_without_bytecode_settings(PYTHONPATH=str(second)), capture_output=True, text=True)
     assert done.stdout.split() == ["42", str(second / "pkg" / "mod.py")], done.stderr
     assert os.stat(_pyc(second)).st_ino == linked
 
@@ -61,6 +67,30 @@ def test_bytecode_of_another_source_is_neither_linked_nor_overwritten(tmp_path):
     _pyc(second).write_bytes(b"the env's own")
     assert bytecode.restore(store, second) == 0
     assert _pyc(second).read_bytes() == b"the env's own"
+
+
+def test_a_source_of_the_same_size_but_another_mtime_gets_no_bytecode(tmp_path):
+    first, second = _two_envs(tmp_path)
+    bytecode.save(tmp_path / "store", first)
+    (second / "pkg" / "mod.py").unlink()
+    (second / "pkg" / "mod.py").write_text(SOURCE.replace("42", "43"))
+    os.link(second / "pkg" / "mod.py", tmp_path / "another-link")  # linked, as uv's would be
+    stat = (first / "pkg" / "mod.py").stat()
+    os.utime(second / "pkg" / "mod.py", (stat.st_atime, stat.st_mtime + 5))
+    assert bytecode.restore(tmp_path / "store", second) == 0
+
+
+def test_hash_based_bytecode_is_not_saved(tmp_path):
+    first, _ = _two_envs(tmp_path)
+    py_compile.compile(str(first / "pkg" / "mod.py"), invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+    assert bytecode.save(tmp_path / "store", first) == 0
+
+
+def test_a_store_that_cannot_be_written_skips_without_failing_the_env(tmp_path, capsys):
+    first, _ = _two_envs(tmp_path)
+    (tmp_path / "store").write_text("a file, not a directory")
+    assert bytecode.main(["save", str(tmp_path / "store"), "--site-packages", str(first)]) == 0
+    assert "bytecode: save skipped" in capsys.readouterr().err
 
 
 def test_only_the_bytecode_of_linked_sources_is_saved(tmp_path):
