@@ -55,15 +55,17 @@ def source(site: Path, pyc: Path) -> Path:
 
 
 def matches(pyc: Path, src: Path) -> bool:
-    """Whether `pyc` is this interpreter's timestamp-checked bytecode of `src` as it is (its header:
-    magic number, flags, the source's mtime and size, as `importlib` checks them)."""
+    """Whether `src` is a hard link (uv's cache; a tree installed into the env has one link) and `pyc`
+    this interpreter's timestamp-checked bytecode of it as it is (its header: magic number, flags, the
+    source's mtime and size, as `importlib` checks them)."""
     try:
         with open(pyc, "rb") as fh:
             header = fh.read(16)
         stat = src.stat()
     except OSError:
         return False
-    return (len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER and header[4:8] == bytes(4)
+    return (stat.st_nlink > 1 and len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER
+            and header[4:8] == bytes(4)
             and int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
             and int.from_bytes(header[12:16], "little") == stat.st_size & 0xFFFFFFFF)
 
@@ -79,23 +81,20 @@ def link(existing: Path, new: Path) -> bool:
 
 
 def restore(store: Path, site: Path) -> int:
-    """Link each pyc of `store` that `site` lacks and that matches `site`'s source; how many."""
+    """Link each pyc of `store` that `site` lacks and that `matches` `site`'s source; how many."""
     linked = 0
     if store.is_dir():
         for pyc in bytecode(store):
-            src = source(site, pyc)
-            # a linked source (uv's) of the same size and mtime: a tree installed into the env has one link
-            if not (site / pyc).exists() and src.exists() and src.stat().st_nlink > 1 and matches(store / pyc, src):
+            if not (site / pyc).exists() and matches(store / pyc, source(site, pyc)):
                 linked += link(store / pyc, site / pyc)
     return linked
 
 
 def save(store: Path, site: Path) -> int:
-    """Link each pyc of `site` whose source is a hard link (uv's) and that `store` lacks; how many."""
+    """Link each pyc of `site` that `store` lacks and that `matches` its source; how many."""
     saved = 0
     for pyc in bytecode(site):
-        src = source(site, pyc)
-        if not (store / pyc).exists() and src.exists() and src.stat().st_nlink > 1 and matches(site / pyc, src):
+        if not (store / pyc).exists() and matches(site / pyc, source(site, pyc)):
             saved += link(site / pyc, store / pyc)
     return saved
 

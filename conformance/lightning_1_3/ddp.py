@@ -93,9 +93,9 @@ class ForkserverSpawnPlugin(DDPSpawnPlugin):
         # unpickled in the workers only, first of the launch's arguments (the bound `new_process`)
         os.environ.clear()
         os.environ.update(state.pop("launch_environ"))
-        launched = state.pop("launch_files")
-        if _imported() != launched:
-            raise RuntimeError(f"the fork server imported {_imported()}, the test process {launched}")
+        launched, found = state.pop("launch_files"), _imported()
+        if found != launched:
+            raise RuntimeError(f"the fork server imported {found}, the test process {launched}")
         super().__setstate__(state)
 
 
