@@ -43,16 +43,21 @@ cd "$root"
 # tox writes what each env ran and printed to build/tox-result.json. A failed env's output is
 # somewhere in the middle of a long log, and a CI log keeps only its tail: the failed envs'
 # failing commands and their last lines are printed again at the end.
-# Without arguments, the default envs run as many at a time as there are cores (tox run-parallel
-# -p auto): each env runs its tests on every core with pytest-xdist, but its serial steps (setup,
-# the tree, pytest's start, the tail of its slowest test) leave cores idle that the next env fills.
-# tox prints each env's output when it ends. With arguments, tox runs what they say (`-e ENV`, one env).
+# Without arguments, the default envs run side by side, one more at a time than there are cores (an env
+# also waits: for its subprocesses to start, a DDP rendezvous, the disk, an sdist download), in env_list's
+# order (longest first), and each env runs its conformance tests in pytest's own process
+# (CONFORMANCE_WORKERS=0, see tox.ini): the other envs keep the cores busy, and xdist's workers would
+# each import Lightning again. tox prints each env's output when it ends.
+# With arguments, tox runs what they say (`-e ENV`, one env, its tests on every core).
 result="$root/build/tox-result.json"
 mkdir -p "$root/build"
 rm -f "$result"
 status=0
 if [ "$#" -eq 0 ]; then
-    "$venv/bin/python" -m tox run-parallel --parallel auto -c "$root/tox.ini" --result-json "$result" || status=$?
+    envs_at_once=$("$venv/bin/python" -c 'import os; print((os.cpu_count() or 1) + 1)')
+    CONFORMANCE_WORKERS=${CONFORMANCE_WORKERS:-0} \
+        "$venv/bin/python" -m tox run-parallel --parallel "$envs_at_once" -c "$root/tox.ini" \
+        --result-json "$result" || status=$?
 else
     "$venv/bin/python" -m tox -c "$root/tox.ini" --result-json "$result" "$@" || status=$?
 fi
