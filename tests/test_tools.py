@@ -224,6 +224,23 @@ def test_mutants_kills_every_code_patch_and_names_dependencies(dependent_set: Pa
     assert "All 3 mutants killed" in out
 
 
+def test_mutants_run_the_ddp_familys_tests_last(dependent_set: Path, tmp_path: Path) -> None:
+    # a test of the DDP family (it asks for `ddp_family`) that checks patch C, collected first: the mutant
+    # without C is killed by test_c, and the family's test, run last, is never reached
+    suite = write_suite(tmp_path / "suite", ["a", "b", "c", "compat"])
+    fake = suite / "test_fake.py"
+    fake.write_text(fake.read_text().replace(
+        "\n\n\n", "\n\n\n@pytest.fixture\ndef ddp_family():\n    return 'launched'\n\n\n"
+        "def test_ddp_c(ddp_family):\n    assert trainer.trainer_line_2 == 'c'\n\n\n", 1))
+    fake.write_text("import pytest\n" + fake.read_text())
+    proc = run_mutants(dependent_set, suite, tmp_path / "work")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| 0003 "))
+    assert "test_fake.py::test_c " in row, row
+    log = (tmp_path / "work" / "control.log").read_text()
+    assert "5 passed" in log, log  # the control still runs the family's test
+
+
 def test_mutants_fails_on_a_survivor(dependent_set: Path, tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "suite", ["a", "b", "compat"])  # nothing checks patch C
     proc = run_mutants(dependent_set, suite, tmp_path / "work")

@@ -6,7 +6,8 @@
 For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
 a tree = pristine sdist + the rfc series without that patch + compat, and run
 the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched,
-`-x`, the `explicit` hypothesis profile that runs only the pinned scenarios). The
+`-x`, the `explicit` hypothesis profile that runs only the pinned scenarios, the DDP family's tests
+last). The
 suite must fail there with at least one failed test; a mutant that passes
 ("survived") means a hole in the suite or a patch with no purpose.
 
@@ -103,10 +104,18 @@ def build_tree(patches_root: Path, base: Path, dest: Path, left_out: Sequence[Pa
     return "\n".join(log) + "\n"
 
 
+def pytest_collection_modifyitems(items: list) -> None:
+    """This module is also the pytest plugin of each run (`-p tools.mutants`): the tests of the DDP family
+    (`ddp_family`) run last. A run stops at its first failure (`-x`), and a mutant that a test in one process
+    kills is then killed before the family's launch (new interpreters and a rendezvous: most of a 2.6
+    run's time). The control and a mutant that no test fails run every test either way."""
+    items.sort(key=lambda item: "ddp_family" in getattr(item, "fixturenames", ()))
+
+
 def run_suite(tree: Path, suite: str, profile: str, outcomes: Path, log: Path,
               extra: Sequence[str]) -> tuple[int, str]:
     """Run the conformance suite on the tree importable from `tree`; (pytest exit code, first failing test or '')."""
-    cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", suite, "-x", "-q", "-p", "no:cacheprovider", "-p", "tools.mutants",
            f"--conformance-json={outcomes}", *([f"--hypothesis-profile={profile}"] if profile else []), *extra]
     return run_in_tree(cmd, tree, log), first_failure(outcomes)
 
