@@ -54,7 +54,9 @@ mkdir -p "$root/build"
 rm -f "$result"
 status=0
 if [ "$#" -eq 0 ]; then
-    envs_at_once=$("$venv/bin/python" -c 'import os; print((os.cpu_count() or 1) + 1)')
+    # the cores this process may run on (a CI container's cpuset), as tox's and xdist's `auto` count them
+    envs_at_once=$("$venv/bin/python" -c 'import os; print(len(os.sched_getaffinity(0)) + 1
+        if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
     CONFORMANCE_WORKERS=${CONFORMANCE_WORKERS:-0} \
         "$venv/bin/python" -m tox run-parallel --parallel "$envs_at_once" -c "$root/tox.ini" \
         --result-json "$result" || status=$?

@@ -2,7 +2,7 @@
 
     python -m tools.tox_failures build/tox-result.json [--lines N]
 
-`scripts/test.sh` runs the default envs one per core at a time; tox then shows a failed env's output when
+`scripts/test.sh` runs the default envs side by side; tox then shows a failed env's output when
 that env ends, somewhere in the middle of the log, and a CI log keeps only its tail. This prints,
 for every env that failed, its failing command and the last lines of what that command wrote, so
 that the tail names the failing tests and their first error line. Exit status 0, or 1 when the
