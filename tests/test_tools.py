@@ -237,8 +237,12 @@ def test_mutants_run_the_ddp_familys_tests_last(dependent_set: Path, tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| 0003 "))
     assert "test_fake.py::test_c " in row, row
+    log = (tmp_path / "work" / "0003.log").read_text()
+    assert "1 failed, 2 passed" in log, log  # stopped at test_c: the family's test never ran
     log = (tmp_path / "work" / "control.log").read_text()
     assert "5 passed" in log, log  # the control still runs the family's test
+    # the plugin knows the family's tests by that fixture's name: the suite's conftest defines it
+    assert re.search(r"^def ddp_family\(", (REPO / "conformance" / "conftest.py").read_text(), re.M)
 
 
 def test_mutants_fails_on_a_survivor(dependent_set: Path, tmp_path: Path) -> None:

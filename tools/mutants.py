@@ -5,11 +5,10 @@
 
 For every patch of the rfc series that changes Lightning code (pytorch_lightning/, src/lightning/), build
 a tree = pristine sdist + the rfc series without that patch + compat, and run
-the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched,
-`-x`, the `explicit` hypothesis profile that runs only the pinned scenarios, the DDP family's tests
-last). The
-suite must fail there with at least one failed test; a mutant that passes
-("survived") means a hole in the suite or a patch with no purpose.
+the conformance suite against it (PYTHONPATH=<tree>, CONFORMANCE_TARGET=patched, `-x`, the
+`explicit` hypothesis profile that runs only the pinned scenarios, the DDP family's tests last).
+The suite must fail there with at least one failed test; a mutant that passes ("survived") means
+a hole in the suite or a patch with no purpose.
 
 A patch that changes no code (docs, CHANGELOG) is listed as "not a mutant".
 When a later rfc patch no longer applies without the one left out (a textual
