@@ -6,9 +6,8 @@
 uv links each installed file from its cache into every env: the envs hold the same torch sources
 (hard links of one file). Each env's first imports compiled them again (a new 1.3 env: 25.7 CPU-seconds
 with an empty store, 15.5 with a filled one, up to a pytest that collects nothing), in every env of every
-run. A
-`.pyc` records the size and mtime of its source, which all links of one file share, and CPython names
-the code after the source it loads it for: the bytecode one env compiled is valid in the others.
+run. A `.pyc` records the size and mtime of its source, which all links of one file share, and CPython
+names the code after the source it loads it for: the bytecode one env compiled is valid in the others.
 
 The store is `STORE/<key>/`, the key a digest of the distributions uv installed in the env (their
 names and versions, read from their metadata; the Lightning tree pip installs is not among them), so
@@ -80,23 +79,24 @@ def link(existing: Path, new: Path) -> bool:
     return True
 
 
-def restore(store: Path, site: Path) -> int:
-    """Link each pyc of `store` that `site` lacks and that `matches` `site`'s source; how many."""
+def link_missing(origin: Path, target: Path, site: Path) -> int:
+    """Link each pyc under `origin` that `target` lacks and that `matches` its source in `site`; how many
+    (none from an `origin` that does not exist)."""
     linked = 0
-    if store.is_dir():
-        for pyc in bytecode(store):
-            if not (site / pyc).exists() and matches(store / pyc, source(site, pyc)):
-                linked += link(store / pyc, site / pyc)
+    for pyc in bytecode(origin):
+        if not (target / pyc).exists() and matches(origin / pyc, source(site, pyc)):
+            linked += link(origin / pyc, target / pyc)
     return linked
 
 
+def restore(store: Path, site: Path) -> int:
+    """Link the store's bytecode into the env: `link_missing` from `store` to `site`."""
+    return link_missing(store, site, site)
+
+
 def save(store: Path, site: Path) -> int:
-    """Link each pyc of `site` that `store` lacks and that `matches` its source; how many."""
-    saved = 0
-    for pyc in bytecode(site):
-        if not (store / pyc).exists() and matches(site / pyc, source(site, pyc)):
-            saved += link(site / pyc, store / pyc)
-    return saved
+    """Add the env's bytecode to the store: `link_missing` from `site` to `store`."""
+    return link_missing(site, store, site)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
